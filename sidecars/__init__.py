@@ -1,0 +1,1 @@
+"""sidecar-bench's Python sidecar: model cores behind thin protocol front-ends."""
