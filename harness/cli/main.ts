@@ -1,0 +1,73 @@
+/**
+ * `sidecar-bench <command>`. Exit codes: 0 ok, 1 the run failed (or a regression was found),
+ * 2 usage error. Commands load lazily so `--help` and `compare` never import the transports.
+ */
+import { toHarnessError } from '../errors.js';
+
+export const HELP = `sidecar-bench: measure what IPC costs a model that lives in a Python sidecar
+
+Usage:
+  sidecar-bench run [--suite echo,cifar,gemma] [--transports framed,msgpack,http-json,grpc]
+                    [--families unix,tcp] [--quick] [--out DIR] [options]
+  sidecar-bench report RESULTS.json [--out DIR]
+  sidecar-bench compare BASE.json HEAD.json [--threshold 10%]
+  sidecar-bench classify IMAGE.png... [--transport framed] [--family unix]
+  sidecar-bench datasets fetch cifar10 [--url URL] [--dir DIR]
+
+Run options (the same keys are accepted by --config FILE.json, camelCase):
+  --suite LIST            suites to run (default echo)
+  --transports LIST       framed, msgpack, http-json, grpc (default all)
+  --families LIST         unix, tcp (default both)
+  --http-setups LIST      gunicorn worker set-ups for http-json: sync, gthread (default both)
+  --scenarios LIST        single-stream, concurrency, server, offline
+  --payloads LIST         echo payload sizes, e.g. 0,64,3072,64KiB,1MiB
+  --concurrency LIST      in-flight requests for the concurrency scenario (default 1,4,16)
+  --rates LIST            offered rates (req/s) for the server scenario
+  --batch-sizes LIST      batch sizes for the cifar offline scenario
+  --sampling-steps LIST   generation lengths for the gemma suite
+  --warmup N, --warmup-ms MS       warm-up before measuring (both must be met)
+  --window-ms MS, --min-windows N, --max-windows N, --stability-pct P
+                          measure in windows until the last 3 agree within P%
+  --max-requests N        cap per cell
+  --trials N              repeat every cell N times
+  --timeout-ms MS         per-request timeout (default 30000)
+  --limit N               images from the CIFAR-10 test set (default all; --quick 1000)
+  --data DIR              CIFAR-10 binary directory (else $CIFAR10_DIR, cache, ../shared)
+  --connect ADDRESS       measure a running sidecar (unix:/path or tcp:host:port) instead of spawning
+  --device cpu|cuda|auto  where the model runs (default auto)
+  --sidecar-arg ARG       extra flag for every sidecar (repeatable)
+  --no-calibration        skip the native echo peer rows
+  --out DIR               where results go (default reports/runs/<time>, linked as reports/latest)
+  --quick                 the default matrix sized for CI (about 3 minutes on 2 cores)
+`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  run: async () => (await import('./run.js')).runCommand,
+  report: async () => (await import('./report.js')).reportCommand,
+  compare: async () => (await import('./compare.js')).compareCommand,
+  classify: async () => (await import('./classify.js')).classifyCommand,
+  datasets: async () => (await import('./datasets.js')).datasetsCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(HELP);
+    return name === undefined ? 2 : 0;
+  }
+  const load = COMMANDS[name];
+  if (load === undefined) {
+    process.stderr.write(`sidecar-bench: unknown command \`${name}\`\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await (await load())(rest);
+  } catch (error) {
+    const e = toHarnessError(error);
+    process.stderr.write(`sidecar-bench: ${e.code}: ${e.message}\n`);
+    return e.code === 'USAGE' ? 2 : 1;
+  }
+}
+

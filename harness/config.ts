@@ -1,0 +1,134 @@
+/**
+ * Options in, frozen resolved config out; every default lives here. The CLI only parses flags
+ * into `BenchOptions`, and `--config file.json` is the same object as JSON.
+ */
+import { FAMILIES, type Family } from '../transports/address.js';
+import { HTTP_SETUPS, TRANSPORT_NAMES, type HttpSetup, type TransportName } from '../transports/types.js';
+import { HarnessError } from './errors.js';
+
+export const SUITES = ['echo', 'cifar', 'gemma'] as const;
+export type SuiteName = (typeof SUITES)[number];
+export const SCENARIOS = ['single-stream', 'concurrency', 'server', 'offline'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  suites?: SuiteName[];
+  transports?: TransportName[];
+  families?: Family[];
+  httpSetups?: HttpSetup[];
+  scenarios?: ScenarioName[];
+  payloadBytes?: number[];
+  concurrency?: number[];
+  ratesRps?: number[];
+  batchSizes?: number[];
+  samplingSteps?: number[];
+  warmupRequests?: number;
+  warmupMs?: number;
+  windowMs?: number;
+  minWindows?: number;
+  maxWindows?: number;
+  maxRequests?: number;
+  stabilityPct?: number;
+  trials?: number;
+  timeoutMs?: number;
+  readyTimeoutMs?: number;
+  limit?: number;
+  data?: string;
+  connect?: string;
+  device?: 'cpu' | 'cuda' | 'auto';
+  sidecarArgs?: string[];
+  out?: string;
+  quick?: boolean;
+  calibration?: boolean;
+}
+
+export type ResolvedConfig = Readonly<Required<Omit<BenchOptions, 'data' | 'connect' | 'out' | 'limit'>>> & {
+  readonly data: string | undefined;
+  readonly connect: string | undefined;
+  readonly out: string | undefined;
+  readonly limit: number | undefined;
+};
+
+const FULL: Required<Omit<BenchOptions, 'data' | 'connect' | 'out' | 'limit' | 'quick'>> = {
+  suites: ['echo'],
+  transports: [...TRANSPORT_NAMES],
+  families: [...FAMILIES],
+  httpSetups: [...HTTP_SETUPS],
+  scenarios: ['single-stream', 'concurrency'],
+  payloadBytes: [0, 64, 3072, 65_536, 1_048_576],
+  concurrency: [1, 4, 16],
+  ratesRps: [500, 2000],
+  batchSizes: [1, 16, 64, 256, 1024],
+  samplingSteps: [16, 64, 128, 256],
+  warmupRequests: 200,
+  warmupMs: 250,
+  windowMs: 1000,
+  minWindows: 3,
+  maxWindows: 10,
+  maxRequests: 1_000_000,
+  stabilityPct: 10,
+  trials: 1,
+  timeoutMs: 30_000,
+  readyTimeoutMs: 120_000,
+  device: 'auto',
+  sidecarArgs: [],
+  calibration: true,
+};
+
+/** `--quick`: the default matrix, sized to finish in about three minutes on a 2-core machine. */
+const QUICK: Partial<BenchOptions> = {
+  warmupRequests: 100,
+  warmupMs: 100,
+  windowMs: 250,
+  minWindows: 3,
+  maxWindows: 6,
+  samplingSteps: [16, 64],
+  batchSizes: [1, 64, 256],
+  limit: 1000,
+};
+
+export function resolveConfig(options: BenchOptions): ResolvedConfig {
+  const merged = { ...FULL, ...(options.quick === true ? QUICK : {}), ...dropUndefined(options) };
+  const config = { ...merged, quick: options.quick === true, data: merged.data, connect: merged.connect, out: merged.out, limit: merged.limit };
+  validate(config);
+  return Object.freeze(config);
+}
+
+function dropUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function validate(config: ResolvedConfig): void {
+  const oneOf = <T extends string>(name: string, values: readonly T[], allowed: readonly T[]): void => {
+    if (values.length === 0) usage(`Expected \`--${name}\` to name at least one value`);
+    for (const v of values) if (!allowed.includes(v)) usage(`Expected \`--${name}\` to be one of ${allowed.join(', ')}, got \`${v}\``);
+  };
+  oneOf('suite', config.suites, SUITES);
+  oneOf('transports', config.transports, TRANSPORT_NAMES);
+  oneOf('families', config.families, FAMILIES);
+  oneOf('http-setups', config.httpSetups, HTTP_SETUPS);
+  oneOf('scenarios', config.scenarios, SCENARIOS);
+  const positive = (name: string, values: readonly number[], allowZero = false): void => {
+    for (const v of values) {
+      if (!Number.isInteger(v) || v < (allowZero ? 0 : 1)) usage(`Expected \`--${name}\` to be ${allowZero ? 'non-negative' : 'positive'} integers, got \`${v}\``);
+    }
+  };
+  positive('payloads', config.payloadBytes, true);
+  positive('concurrency', config.concurrency);
+  positive('rates', config.ratesRps);
+  positive('batch-sizes', config.batchSizes);
+  positive('sampling-steps', config.samplingSteps);
+  positive('warmup', [config.warmupRequests], true);
+  positive('window-ms', [config.windowMs]);
+  positive('min-windows', [config.minWindows]);
+  positive('max-windows', [config.maxWindows]);
+  positive('max-requests', [config.maxRequests]);
+  positive('trials', [config.trials]);
+  positive('timeout-ms', [config.timeoutMs]);
+  if (config.limit !== undefined) positive('limit', [config.limit]);
+  if (config.maxWindows < config.minWindows) usage(`Expected \`--max-windows\` (${config.maxWindows}) to be at least \`--min-windows\` (${config.minWindows})`);
+}
+
+function usage(message: string): never {
+  throw new HarnessError('USAGE', message);
+}

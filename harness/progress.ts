@@ -1,0 +1,58 @@
+/** Progress on long runs: a live line on a TTY (suite, cell, % done, ETA), plain log lines otherwise. */
+import type { CellResult } from './results.js';
+import type { Progress } from './suites/context.js';
+
+function formatMs(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+export function summarizeCell(cell: CellResult): string {
+  if (cell.status === 'failed') return `FAILED ${cell.error?.code ?? ''}: ${(cell.error?.message ?? '').split('\n')[0] ?? ''}`;
+  const l = cell.latency;
+  const parts = l === undefined ? [] : [`p50 ${l.p50Us.toFixed(1)}us`, `p99 ${l.p99Us.toFixed(1)}us`];
+  if (cell.throughputRps !== undefined) parts.push(`${cell.throughputRps.toFixed(0)} req/s`);
+  for (const [k, v] of Object.entries(cell.metrics)) if (v !== null && ['images_per_s', 'accuracy', 'tokens_per_s', 'achieved_rps'].includes(k)) parts.push(`${k} ${v.toFixed(k === 'accuracy' ? 4 : 1)}`);
+  if (cell.errors > 0) parts.push(`${cell.errors} errors`);
+  if (cell.stable === false) parts.push('unstable');
+  return parts.join(', ');
+}
+
+export function createProgress(stream: NodeJS.WriteStream = process.stderr): Progress {
+  const live = stream.isTTY === true && process.env['CI'] === undefined;
+  const startedAt = performance.now();
+  let planned = 0;
+  let finished = 0;
+  let current = '';
+  const status = (): string => {
+    const pct = planned > 0 ? Math.min(100, Math.round((finished / planned) * 100)) : 0;
+    const elapsed = performance.now() - startedAt;
+    const eta = finished > 0 && planned > finished ? ` ETA ${formatMs((elapsed / finished) * (planned - finished))}` : '';
+    return `[${finished}/${planned} ${pct}%${eta}]`;
+  };
+  const clear = (): void => {
+    if (live) stream.write('\r\x1b[2K');
+  };
+  return {
+    plan(cells) {
+      planned += cells;
+    },
+    start(label) {
+      current = label;
+      if (live) {
+        clear();
+        stream.write(`${status()} ${label}`.slice(0, (stream.columns ?? 120) - 1));
+      }
+    },
+    done(cell) {
+      finished += 1;
+      clear();
+      stream.write(`${status()} ${current || cell.id}: ${summarizeCell(cell)}\n`);
+      current = '';
+    },
+    log(message) {
+      clear();
+      stream.write(`${message}\n`);
+    },
+  };
+}

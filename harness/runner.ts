@@ -1,0 +1,81 @@
+/**
+ * Runs the configured suites and collects plain results. Failures are data: a cell that fails
+ * is recorded with its code and the matrix goes on; an abort (Ctrl-C) stops after the cell in
+ * progress and keeps everything measured so far.
+ */
+import type { ResolvedConfig, SuiteName } from './config.js';
+import { captureEnvironment, harnessVersion } from './environment.js';
+import { toHarnessError } from './errors.js';
+import { withConnectedSidecar, withSpawnedSidecar } from './leases.js';
+import { RESULTS_SCHEMA_VERSION, type RunResult } from './results.js';
+import type { Progress, SuiteContext, SuiteRunner } from './suites/context.js';
+
+const SUITE_RUNNERS = {
+  echo: async () => (await import('./suites/echo.js')).runEchoSuite,
+  cifar: async () => (await import('./suites/cifar.js')).runCifarSuite,
+  gemma: async () => (await import('./suites/gemma.js')).runGemmaSuite,
+} satisfies Record<SuiteName, () => Promise<SuiteRunner>>;
+
+export interface RunOptions {
+  readonly config: ResolvedConfig;
+  readonly argv: readonly string[];
+  readonly signal: AbortSignal;
+  readonly progress: Progress;
+  /** Called after every cell with the results so far, so a crash or Ctrl-C loses nothing. */
+  readonly onUpdate?: (result: RunResult) => Promise<void>;
+}
+
+export async function runBenchmark(options: RunOptions): Promise<RunResult> {
+  const { config, signal, progress } = options;
+  const result: RunResult = {
+    schemaVersion: RESULTS_SCHEMA_VERSION,
+    harnessVersion: harnessVersion(),
+    startedAt: new Date().toISOString(),
+    finishedAt: '',
+    argv: options.argv,
+    config,
+    environment: await captureEnvironment(),
+    cells: [],
+    checks: [],
+    status: 'ok',
+  };
+  let pending: Promise<void> = Promise.resolve();
+  const save = (): void => {
+    result.finishedAt = new Date().toISOString();
+    if (options.onUpdate !== undefined) pending = pending.then(() => options.onUpdate?.(result));
+  };
+  const ctx: SuiteContext = {
+    config,
+    signal,
+    progress,
+    emit(cell) {
+      result.cells.push(cell);
+      progress.done(cell);
+      save();
+    },
+    check(check) {
+      result.checks.push(check);
+      save();
+    },
+    withSidecar: (target, body) => (config.connect === undefined ? withSpawnedSidecar(target, config, body) : withConnectedSidecar(target, config, body)),
+  };
+  for (const suite of config.suites) {
+    if (signal.aborted) break;
+    try {
+      await (await SUITE_RUNNERS[suite]())(ctx);
+    } catch (error) {
+      const e = toHarnessError(error);
+      ctx.check({ name: `${suite}: suite`, ok: false, detail: `${e.code}: ${e.message}` });
+    }
+  }
+  result.status = signal.aborted
+    ? 'interrupted'
+    : result.checks.some((c) => !c.ok)
+      ? 'failed'
+      : result.cells.some((c) => c.status === 'failed')
+        ? 'partial'
+        : 'ok';
+  save();
+  await pending;
+  return result;
+}

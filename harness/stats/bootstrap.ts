@@ -1,0 +1,48 @@
+/** Percentile-bootstrap 95% confidence intervals (hyperfine and criterion report the same). */
+
+export type Statistic = 'median' | 'mean';
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const n = sorted.length;
+  if (n === 0) return Number.NaN;
+  const mid = Math.floor(n / 2);
+  return n % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+export function mean(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+/** A seeded generator, so an interval is reproducible for the same samples. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function bootstrapCi(values: readonly number[], statistic: Statistic, resamples = 400, seed = 1): [number, number] {
+  const n = values.length;
+  if (n === 0) return [Number.NaN, Number.NaN];
+  // Cap the resample size: the interval's width is governed by n, but its cost by n x resamples.
+  const m = Math.min(n, 2000);
+  const random = mulberry32(seed);
+  const stat = statistic === 'median' ? median : mean;
+  const estimates: number[] = [];
+  const draw = new Array<number>(m);
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < m; i++) draw[i] = values[Math.floor(random() * n)] as number;
+    estimates.push(stat(draw));
+  }
+  estimates.sort((a, b) => a - b);
+  const scale = Math.sqrt(m / n); // widths shrink as 1/sqrt(n): rescale from the capped size
+  const centre = stat(values);
+  const lo = estimates[Math.floor(0.025 * (resamples - 1))] as number;
+  const hi = estimates[Math.ceil(0.975 * (resamples - 1))] as number;
+  return [centre - (centre - lo) * scale, centre + (hi - centre) * scale];
+}

@@ -1,0 +1,122 @@
+/**
+ * The echo suite: what the IPC itself costs. Every transport x family (x HTTP set-up) echoes
+ * payloads of several sizes one at a time and at several concurrency levels, read against two
+ * floors measured in the same run: the native C echo peer (the machine's IPC floor, with the
+ * same framed client) and an in-process no-op (the harness's own per-request cost).
+ */
+import { Buffer } from 'node:buffer';
+import { loadTransport } from '../../transports/registry.js';
+import { TRANSPORT_NAMES, type Transport } from '../../transports/types.js';
+import { startNativePeer } from '../calibration/native-peer.js';
+import { HarnessError, toHarnessError } from '../errors.js';
+import { closedLoop } from '../load/closed-loop.js';
+import type { CellKey } from '../results.js';
+import { cellFromOutcome, failedCell } from './cell.js';
+import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
+import { describeKey, loadOptions, measureClosedCell } from './measure.js';
+
+const CONCURRENCY_PAYLOAD_BYTES = 3072;
+
+function payloadOf(bytes: number): Uint8Array {
+  return Uint8Array.from({ length: bytes }, (_, i) => (i * 31 + 7) & 0xff);
+}
+
+function echoCheck(expected: Uint8Array): (result: unknown) => void {
+  const want = Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength);
+  return (result) => {
+    const got = result as Uint8Array;
+    if (got.length !== want.length || !want.equals(Buffer.from(got.buffer, got.byteOffset, got.byteLength))) {
+      throw new HarnessError('MISMATCH', `Expected the echo of ${want.length} bytes back, got ${got.length} different bytes`);
+    }
+  };
+}
+
+/** The cells one echo peer gets: single-stream over the payloads, the concurrency sweep at 3 KiB. */
+function echoKeys(ctx: SuiteContext, base: Pick<CellKey, 'transport' | 'family' | 'httpSetup'>): CellKey[] {
+  const keys: CellKey[] = [];
+  const scenarios = ctx.config.scenarios;
+  if (scenarios.includes('single-stream')) {
+    for (const payloadBytes of ctx.config.payloadBytes) keys.push({ suite: 'echo', scenario: 'single-stream', ...base, payloadBytes, concurrency: 1 });
+  }
+  if (scenarios.includes('concurrency')) {
+    for (const concurrency of ctx.config.concurrency) {
+      keys.push({ suite: 'echo', scenario: 'concurrency', ...base, payloadBytes: CONCURRENCY_PAYLOAD_BYTES, concurrency });
+    }
+  }
+  return keys;
+}
+
+async function measureEchoKeys(ctx: SuiteContext, lease: SidecarLease, keys: readonly CellKey[]): Promise<void> {
+  for (const key of keys) {
+    const payload = payloadOf(key.payloadBytes ?? 0);
+    await measureClosedCell(ctx, lease, { key, request: (client) => () => client.echo(payload), check: echoCheck(payload) });
+  }
+}
+
+async function measureNoOp(ctx: SuiteContext): Promise<void> {
+  const key: CellKey = { suite: 'echo', scenario: 'single-stream', transport: 'no-op', family: 'in-process', payloadBytes: 0, concurrency: 1 };
+  ctx.progress.start(describeKey(key));
+  const noop = (): Promise<Uint8Array> => Promise.resolve(new Uint8Array(0));
+  ctx.emit(cellFromOutcome(key, await closedLoop([noop], loadOptions(ctx))));
+}
+
+async function measureNativePeer(ctx: SuiteContext, family: 'unix' | 'tcp'): Promise<void> {
+  const keys = echoKeys(ctx, { transport: 'native-peer', family });
+  let peer;
+  try {
+    peer = await startNativePeer(family);
+  } catch (error) {
+    for (const key of keys) ctx.emit(failedCell(key, toHarnessError(error)));
+    return;
+  }
+  try {
+    const factory = await loadTransport('framed');
+    const lease: SidecarLease = {
+      transport: 'framed',
+      family,
+      facts: { ...peer.ready },
+      connect: async (count) => {
+        const clients: Transport[] = [];
+        for (let i = 0; i < count; i++) clients.push(await factory({ address: peer.address, timeoutMs: ctx.config.timeoutMs, maxFrameBytes: 64 * 1024 * 1024 }));
+        return clients;
+      },
+      crashed: () => peer.hasExited(),
+    };
+    await measureEchoKeys(ctx, lease, keys);
+  } finally {
+    await peer.stop();
+  }
+}
+
+export function echoTargets(ctx: SuiteContext): SidecarTarget[] {
+  const targets: SidecarTarget[] = [];
+  const families = ctx.config.connect === undefined ? ctx.config.families : [ctx.config.families[0] ?? 'unix'];
+  for (const transport of TRANSPORT_NAMES.filter((t) => ctx.config.transports.includes(t))) {
+    for (const family of families) {
+      const setups = transport === 'http-json' ? ctx.config.httpSetups : [undefined];
+      for (const httpSetup of setups) targets.push({ model: 'echo', transport, family, ...(httpSetup === undefined ? {} : { httpSetup }), args: [] });
+    }
+  }
+  return targets;
+}
+
+export async function runEchoSuite(ctx: SuiteContext): Promise<void> {
+  const targets = echoTargets(ctx);
+  const calibrate = ctx.config.calibration && ctx.config.connect === undefined;
+  const perPeer = echoKeys(ctx, { transport: 'no-op', family: 'unix' }).length;
+  ctx.progress.plan(1 + perPeer * (targets.length + (calibrate ? ctx.config.families.length : 0)));
+  await measureNoOp(ctx);
+  if (calibrate) for (const family of ctx.config.families) await measureNativePeer(ctx, family);
+  for (const target of targets) {
+    if (ctx.signal.aborted) return;
+    const keys = echoKeys(ctx, { transport: target.transport, family: target.family, ...(target.httpSetup === undefined ? {} : { httpSetup: target.httpSetup }) });
+    try {
+      await ctx.withSidecar(target, (lease) => measureEchoKeys(ctx, lease, keys));
+    } catch (error) {
+      const e = toHarnessError(error);
+      ctx.progress.log(`sidecar for ${target.transport}/${target.family} failed: ${e.code}: ${e.message.split('\n')[0] ?? ''}`);
+      for (const key of keys) if (!ctx.signal.aborted) ctx.emit(failedCell(key, e));
+    }
+  }
+}
+

@@ -1,0 +1,88 @@
+"""The CIFAR-10 core: the small CNN from sidecars.cifar_model behind the Core contract."""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import cifar_data
+from ..cifar_model import describe_device, images_to_tensor, load_model, select_device
+from ..errors import SidecarError
+from .base import ClassifyResult, Core, check_image_batch
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "cifar10-cnn.pt"
+DEFAULTS: dict[str, Any] = {"weights": str(DEFAULT_WEIGHTS), "device": "auto", "max_batch": 1024}
+
+
+def _sha256_prefix(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:12]
+
+
+class CifarCore(Core):
+    """Serves classify from several front-end threads; the lock makes one forward pass run at a time,
+    so compute_ns measures the model alone and torch's intra-op threads are not oversubscribed."""
+
+    name = "cifar"
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        opts = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+        self._weights = Path(opts["weights"])
+        self._device_name = str(opts["device"])
+        self._max_batch = int(opts["max_batch"])
+        if self._max_batch < 1:
+            raise ValueError(f"Expected `max_batch` to be a positive integer, got {opts['max_batch']!r}")
+        self._threads: int | None = int(opts["threads"]) if opts.get("threads") else None
+        self._names = cifar_data.class_names(opts.get("data"))
+        self._lock = threading.Lock()
+        self._model: torch.nn.Module | None = None
+        self._device = torch.device("cpu")
+        self._sha = ""
+
+    def load(self) -> None:
+        if self._threads:
+            torch.set_num_threads(self._threads)
+        self._device = select_device(self._device_name)
+        self._model = load_model(self._weights, self._device)
+        self._sha = _sha256_prefix(self._weights)
+        # A large and a single-image pass allocate buffers and pick kernels before the first timed call.
+        self.classify(bytes(cifar_data.IMAGE_BYTES * min(self._max_batch, 256)))
+        self.classify(bytes(cifar_data.IMAGE_BYTES))
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "device": describe_device(self._device),
+            "weights": str(self._weights),
+            "weights_sha256": self._sha,
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "max_batch": self._max_batch,
+        }
+
+    def class_names(self) -> list[str]:
+        return list(self._names)
+
+    def classify(self, images: bytes) -> ClassifyResult:
+        check_image_batch(images, self._max_batch)
+        model = self._model
+        if model is None:
+            raise SidecarError("INTERNAL", "CIFAR core used before load()")
+        cuda = self._device.type == "cuda"
+        with self._lock, torch.inference_mode():
+            batch = images_to_tensor(images, self._device)
+            if cuda:
+                torch.cuda.synchronize(self._device)  # keep the upload and cast out of compute_ns
+            start = time.perf_counter_ns()
+            labels = model(batch).argmax(dim=1)
+            if cuda:
+                torch.cuda.synchronize(self._device)
+            compute_ns = time.perf_counter_ns() - start
+            out = labels.to(torch.uint8).cpu().numpy().tobytes()
+        return ClassifyResult(labels=out, compute_ns=compute_ns)

@@ -1,0 +1,93 @@
+"""The `framed` wire: `[u32 BE N][u8 type][N-1 bytes body]` (docs/protocol.md)."""
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any, Callable
+
+from ..address import Address
+from ..cores.base import IMAGE_BYTES, Core, check_image_batch
+from ..errors import SidecarError, to_sidecar_error
+from ..ops import MAX_BATCH_IMAGES, generate_request
+from .framing import DEFAULT_MAX_FRAME_BYTES
+from .stream_server import serve_stream
+
+ECHO, CLASSIFY, CLASSIFY_BATCH, GENERATE, GENERATE_STREAM, TOKEN, ERROR = 0, 1, 2, 3, 4, 5, 255
+_HEADER = struct.Struct(">IB")
+
+
+def frame(kind: int, body: bytes) -> bytes:
+    return _HEADER.pack(len(body) + 1, kind) + body
+
+
+def header(kind: int, body_len: int) -> bytes:
+    return _HEADER.pack(body_len + 1, kind)
+
+
+def error_frame(error: SidecarError) -> bytes:
+    return frame(ERROR, json.dumps(error.to_dict()).encode())
+
+
+class FramedSession:
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    def on_frame(self, body: bytes, send: Callable[[list[bytes]], None]) -> None:
+        if not body:
+            message = "Expected a frame length of at least 1 (the type byte), got 0"
+            send([error_frame(SidecarError("BAD_FRAME", message))])
+            return
+        kind = body[0]
+        try:
+            if kind == ECHO:
+                payload = self._core.echo(body[1:])
+                send([header(ECHO, len(payload)), payload])
+            elif kind == CLASSIFY:
+                send([frame(CLASSIFY, self._classify(body, single=True))])
+            elif kind == CLASSIFY_BATCH:
+                send([frame(CLASSIFY_BATCH, self._classify(body, single=False))])
+            elif kind in (GENERATE, GENERATE_STREAM):
+                self._generate(body[1:], send, stream=kind == GENERATE_STREAM)
+            else:
+                raise SidecarError("UNKNOWN_TYPE", f"Expected a message type of 0-4, got {kind}")
+        except (ConnectionError, BrokenPipeError):
+            raise
+        except Exception as exc:  # a bad request is answered, never fatal to the sidecar
+            send([error_frame(to_sidecar_error(exc))])
+
+    def on_stream_error(self, error: SidecarError) -> bytes | None:
+        return error_frame(error)
+
+    def _classify(self, body: bytes, single: bool) -> bytes:
+        images = body[1:]
+        if single and len(images) != IMAGE_BYTES:
+            raise SidecarError("BAD_INPUT", f"Expected a {IMAGE_BYTES}-byte image, got {len(images)} bytes")
+        check_image_batch(images, MAX_BATCH_IMAGES)
+        return self._core.classify(images).labels
+
+    def _generate(self, body: bytes, send: Callable[[list[bytes]], None], stream: bool) -> None:
+        request = generate_request(_json_object(body))
+        text: list[str] = []
+        stats: dict[str, Any] = {}
+        for event in self._core.generate(request):
+            text.append(event.text)
+            if stream and event.text:
+                send([frame(TOKEN, event.text.encode())])
+            if event.done:
+                stats = event.stats
+        send([frame(GENERATE, json.dumps({"response": "".join(text), "stats": stats}).encode())])
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise SidecarError("BAD_INPUT", f"Expected a UTF-8 JSON object, got {exc}") from exc
+    if not isinstance(value, dict):
+        raise SidecarError("BAD_INPUT", f"Expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Callable[[Address], None]) -> None:
+    max_bytes = int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES)
+    serve_stream(address, lambda: FramedSession(core), on_ready, max_bytes)

@@ -1,0 +1,153 @@
+"""The CIFAR-10 CNN, its byte layout, safe loading, the core and the in-process baseline."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from sidecars import cifar_data
+from sidecars.cifar_model import IMAGE_BYTES, WeightsError, build_model, images_to_tensor, load_model, select_device
+from sidecars.cores import create_core
+from sidecars.cores.cifar import DEFAULT_WEIGHTS, CifarCore
+from sidecars.errors import SidecarError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = cifar_data.default_dir()
+TEST_BATCH = DATA_DIR / cifar_data.TEST_FILE
+needs_data = pytest.mark.skipif(
+    not TEST_BATCH.is_file(),
+    reason=f"CIFAR-10 test batch not found at {TEST_BATCH} (set $CIFAR10_DIR to the dataset directory)",
+)
+
+
+@pytest.fixture(scope="module")
+def core() -> Iterator[CifarCore]:
+    assert DEFAULT_WEIGHTS.is_file(), f"committed weights missing: {DEFAULT_WEIGHTS}"
+    built = create_core("cifar", {"device": "cpu", "threads": 2, "data": str(DATA_DIR)})
+    assert isinstance(built, CifarCore)
+    built.load()
+    yield built
+
+
+def test_architecture_parameter_shapes() -> None:
+    shapes = {name: tuple(p.shape) for name, p in build_model().named_parameters()}
+    assert shapes == {
+        "0.weight": (32, 3, 3, 3), "0.bias": (32,),
+        "3.weight": (64, 32, 3, 3), "3.bias": (64,),
+        "6.weight": (64, 64, 3, 3), "6.bias": (64,),
+        "9.weight": (64, 1024), "9.bias": (64,),
+        "11.weight": (10, 64), "11.bias": (10,),
+    }  # fmt: skip
+    assert build_model()(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_planar_bytes_map_to_channel_row_col() -> None:
+    data = bytearray(2 * IMAGE_BYTES)
+    data[IMAGE_BYTES + 2 * 1024 + 5 * 32 + 7] = 255  # image 1, blue plane, row 5, col 7
+    data[1024 + 31] = 51  # image 0, green plane, row 0, col 31
+    for buffer in (bytes(data), data, memoryview(data)):
+        x = images_to_tensor(buffer)
+        assert x.shape == (2, 3, 32, 32) and x.dtype == torch.float32
+        assert x[1, 2, 5, 7] == 1.0
+        assert x[0, 1, 0, 31] == pytest.approx(0.2)
+        assert int((x != 0).sum()) == 2
+
+
+def test_missing_weights_file_names_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "nope.pt"
+    with pytest.raises(WeightsError, match="nope.pt"):
+        load_model(path, torch.device("cpu"))
+
+
+def test_corrupt_weights_file_names_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.pt"
+    path.write_bytes(b"this is not a torch file")
+    with pytest.raises(WeightsError, match="corrupt.pt"):
+        load_model(path, torch.device("cpu"))
+
+
+def test_wrong_shape_weights_file_names_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "wrong.pt"
+    state = build_model().state_dict()
+    state["9.weight"] = torch.zeros(64, 1600)  # what 'same' padding would need
+    torch.save(state, path)
+    with pytest.raises(WeightsError, match="wrong.pt.*does not fit"):
+        load_model(path, torch.device("cpu"))
+
+
+def test_cuda_without_a_gpu_is_a_clear_error() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(ValueError, match="cuda"):
+        select_device("cuda")
+    assert select_device("auto").type == "cpu"
+
+
+def test_short_batch_is_bad_input(core: CifarCore) -> None:
+    with pytest.raises(SidecarError) as info:
+        core.classify(bytes(IMAGE_BYTES - 1))
+    assert info.value.code == "BAD_INPUT"
+
+
+def test_info_and_class_names(core: CifarCore) -> None:
+    info = core.info()
+    assert info["device"] == "cpu" and len(info["weights_sha256"]) == 12
+    assert core.class_names()[:2] == ["airplane", "automobile"] and len(core.class_names()) == 10
+
+
+@needs_data
+def test_first_20_test_records(core: CifarCore) -> None:
+    labels, images = cifar_data.load_records(TEST_BATCH, limit=20)
+    result = core.classify(images.tobytes())
+    predicted = np.frombuffer(result.labels, dtype=np.uint8)
+    assert len(predicted) == 20 and result.compute_ns > 0
+    assert int((predicted == labels).sum()) >= 14
+
+
+@needs_data
+def test_exact_1017_test_records_accuracy(core: CifarCore) -> None:
+    labels, images = cifar_data.load_records(TEST_BATCH, limit=cifar_data.EXACT_RECORDS)
+    predicted = np.frombuffer(core.classify(images.tobytes()).labels, dtype=np.uint8)
+    assert float((predicted == labels).mean()) >= 0.70
+
+
+def test_concurrent_classify_agrees_with_serial(core: CifarCore) -> None:
+    rng = np.random.default_rng(0)
+    batches = [rng.integers(0, 256, size=(n, IMAGE_BYTES), dtype=np.uint8).tobytes() for n in (1, 3, 17, 64)]
+    serial = [core.classify(b).labels for b in batches]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(lambda b: core.classify(b).labels, batches * 3))
+    assert parallel == serial * 3
+
+
+def test_inprocess_end_to_end(tmp_path: Path) -> None:
+    images = tmp_path / "images.bin"
+    images.write_bytes(np.random.default_rng(1).integers(0, 256, size=5 * IMAGE_BYTES, dtype=np.uint8).tobytes())
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    cmd = [sys.executable, "-m", "sidecars.inprocess", "--model", "cifar", "--device", "cpu", "--threads", "1",
+           "--images", str(images), "--batch-sizes", "1,2", "--repeat-single", "2"]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["model"] == "cifar" and out["info"]["device"] == "cpu"
+    assert len(out["single"]["samples_ns"]) == 10 and len(out["single"]["labels"]) == 5
+    assert [o["batch"] for o in out["offline"]] == [1, 2]
+    assert [len(o["batch_samples_ns"]) for o in out["offline"]] == [5, 3]
+    assert all(o["images"] == 5 and o["images_per_s"] > 0 and o["labels_match_single"] for o in out["offline"])
+
+
+def test_inprocess_rejects_a_ragged_image_file(tmp_path: Path) -> None:
+    images = tmp_path / "ragged.bin"
+    images.write_bytes(bytes(IMAGE_BYTES + 1))
+    cmd = [sys.executable, "-m", "sidecars.inprocess", "--model", "cifar", "--device", "cpu",
+           "--images", str(images)]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "ragged.bin" in proc.stderr and proc.stdout == ""

@@ -1,0 +1,123 @@
+/**
+ * The `framed` wire: `[u32 BE N][u8 type][N-1 bytes body]` over one connection; replies come in
+ * request order, so they are matched first-in first-out (docs/protocol.md).
+ */
+import { fromWireError, HarnessError } from '../harness/errors.js';
+import { connectFrameSocket } from './socket/connection.js';
+import { createInFlight } from './socket/in-flight.js';
+import type { ClassifyReply, GenerateParams, GenerateReply, Transport, TransportFactory } from './types.js';
+import { toGenerateStats } from './types.js';
+
+export const FRAME_TYPES = { echo: 0, classify: 1, classifyBatch: 2, generate: 3, generateStream: 4, token: 5, error: 255 } as const;
+
+interface Reply {
+  readonly type: number;
+  readonly body: Uint8Array;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: false });
+const encoder = new TextEncoder();
+
+/** `[u32 BE 1 + body.length][u8 type]`: the frame header that precedes `body`. */
+export function frameHeader(type: number, bodyLength: number): Uint8Array {
+  const header = new Uint8Array(5);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, bodyLength + 1);
+  view.setUint8(4, type);
+  return header;
+}
+
+// Below this size one copy into a single buffer is cheaper than a corked two-buffer write.
+const JOIN_BELOW_BYTES = 64 * 1024;
+
+export function encodeFrame(type: number, body: Uint8Array): Uint8Array[] {
+  const header = frameHeader(type, body.length);
+  if (body.length >= JOIN_BELOW_BYTES) return [header, body];
+  const out = new Uint8Array(5 + body.length);
+  out.set(header, 0);
+  out.set(body, 5);
+  return [out];
+}
+
+export const createFramedTransport: TransportFactory = async (options) => {
+  let nextId = 0;
+  const inFlight = createInFlight<Reply>(options.timeoutMs, (error) => socket.destroy(error));
+  const socket = await connectFrameSocket(options.address, options.maxFrameBytes + 1, {
+    onFrame(body) {
+      const id = inFlight.oldestId();
+      if (id === undefined || body.length === 0) {
+        socket.destroy(new HarnessError('PROTOCOL_ERROR', `Unexpected frame of ${body.length} bytes with no request waiting`));
+        return;
+      }
+      const reply: Reply = { type: body[0] as number, body: body.subarray(1) };
+      if (reply.type === FRAME_TYPES.token) {
+        inFlight.get(id)?.onPart?.(reply);
+        return;
+      }
+      const waiter = inFlight.take(id);
+      if (reply.type === FRAME_TYPES.error) waiter?.reject(fromWireError(parseJson(reply.body)));
+      else waiter?.resolve(reply);
+    },
+    onClose(error) {
+      inFlight.failAll(error);
+    },
+  });
+
+  function request(type: number, body: Uint8Array, onPart?: (part: Reply) => void): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => {
+      if (socket.closed) {
+        reject(new HarnessError('SIDECAR_CLOSED', 'The connection to the sidecar is closed'));
+        return;
+      }
+      inFlight.add(nextId++, onPart === undefined ? { resolve, reject } : { resolve, reject, onPart });
+      socket.write(encodeFrame(type, body));
+    });
+  }
+
+  function expectType(reply: Reply, type: number): Uint8Array {
+    if (reply.type !== type) throw new HarnessError('PROTOCOL_ERROR', `Expected a reply of type ${type}, got ${reply.type}`);
+    return reply.body;
+  }
+
+  async function generateWith(type: number, params: GenerateParams, onText?: (text: string) => void): Promise<GenerateReply> {
+    const onPart = onText === undefined ? undefined : (part: Reply) => onText(decoder.decode(part.body));
+    const reply = await request(type, encoder.encode(JSON.stringify(generateFields(params))), onPart);
+    const final = parseJson(expectType(reply, FRAME_TYPES.generate)) as { response?: unknown; stats?: unknown };
+    if (typeof final.response !== 'string') throw new HarnessError('PROTOCOL_ERROR', 'Expected `response` in the generate reply');
+    return { response: final.response, stats: toGenerateStats(final.stats) };
+  }
+
+  const transport: Transport = {
+    name: 'framed',
+    async echo(payload) {
+      return expectType(await request(FRAME_TYPES.echo, payload), FRAME_TYPES.echo);
+    },
+    async classify(images): Promise<ClassifyReply> {
+      const type = images.length === 3072 ? FRAME_TYPES.classify : FRAME_TYPES.classifyBatch;
+      return { labels: expectType(await request(type, images), type) };
+    },
+    generate: (params) => generateWith(FRAME_TYPES.generate, params),
+    generateStream: (params, onText) => generateWith(FRAME_TYPES.generateStream, params, onText),
+    close: () => socket.close(),
+  };
+  return transport;
+};
+
+/** The JSON body shared by every wire's generate request (snake_case, as in the HTTP API). */
+export function generateFields(params: GenerateParams): Record<string, unknown> {
+  const fields: Record<string, unknown> = { prompt: params.prompt };
+  if (params.samplingSteps !== undefined) fields['sampling_steps'] = params.samplingSteps;
+  if (params.temperature !== undefined) fields['temperature'] = params.temperature;
+  if (params.topK !== undefined) fields['top_k'] = params.topK;
+  if (params.topP !== undefined) fields['top_p'] = params.topP;
+  if (params.seed !== undefined) fields['seed'] = params.seed;
+  return fields;
+}
+
+function parseJson(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(decoder.decode(body));
+  } catch (error) {
+    throw new HarnessError('PROTOCOL_ERROR', `Expected a JSON body, got ${body.length} bytes that do not parse`, { cause: error });
+  }
+}
