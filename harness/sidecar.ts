@@ -68,24 +68,37 @@ export async function startSidecar(spec: SidecarSpec): Promise<Sidecar> {
     cleanup: true,
     forceKillAfterDelay: 2000,
     reject: false,
-    env: { PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+    // Its own process group, so a stop reaches whatever it forked (gunicorn workers, a shell's child).
+    detached: true,
+    env: { PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', SIDECAR_BENCH_PARENT_PID: String(process.pid) },
   });
+  child.catch(() => undefined); // settled through `exited` below; execa's own rejection is not the signal
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
   });
   let exitedFlag = false;
-  const exited = child.then((result) => {
-    exitedFlag = true;
-    return { exitCode: result.exitCode, signal: result.signal };
+  // 'exit', not the execa promise: that waits for stdio to close, which an orphaned grandchild can hold open.
+  const exited = new Promise<{ exitCode: number | undefined; signal: string | undefined }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitedFlag = true;
+      resolve({ exitCode: code ?? undefined, signal: signal ?? undefined });
+    });
   });
+  const signalGroup = (signal: NodeJS.Signals): void => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, signal);
+    } catch {
+      child.kill(signal); // the group is already gone; make sure the leader is too
+    }
+  };
   const cleanupDir = (): Promise<void> => rm(dir, { recursive: true, force: true });
 
   let ready: ReadyInfo;
   try {
     ready = await waitForReady(child.stdout as NodeJS.ReadableStream, exited, spec.readyTimeoutMs ?? 60_000, () => stderr);
   } catch (error) {
-    child.kill('SIGKILL');
+    signalGroup('SIGKILL');
     await exited;
     await cleanupDir();
     throw error;
@@ -101,14 +114,15 @@ export async function startSidecar(spec: SidecarSpec): Promise<Sidecar> {
       live.delete(sidecar);
       if (!exitedFlag) {
         child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        const timer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
         await exited;
         clearTimeout(timer);
       }
+      signalGroup('SIGKILL'); // anything the sidecar forked and left behind
       await cleanupDir();
     },
     kill() {
-      child.kill('SIGKILL');
+      signalGroup('SIGKILL');
     },
   };
   live.add(sidecar);

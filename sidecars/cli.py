@@ -15,6 +15,7 @@ from typing import Any
 from .address import Address, parse_address
 from .cores import CORES, create_core
 from .frontends import FRONTENDS, load_frontend
+from .parent import die_with_parent
 
 EXIT_USAGE, EXIT_STARTUP = 2, 3
 
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=os.environ.get("SIDECAR_LOG", "WARNING"),
                         format="sidecar %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    die_with_parent()
     try:
         address = parse_address(args.listen)
         serve = load_frontend(args.transport)

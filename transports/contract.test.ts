@@ -1,0 +1,107 @@
+/**
+ * The contract every transport keeps, over both socket families, against real sidecars:
+ * echo fidelity, several requests in flight, stable error codes, and no hang when the sidecar
+ * stalls or dies mid-request.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HarnessError } from '../harness/errors.js';
+import { startSidecar, stopAllSidecars, type Sidecar } from '../harness/sidecar.js';
+import { FAMILIES, type Family } from './address.js';
+import { loadTransport } from './registry.js';
+import { TRANSPORT_NAMES, type HttpSetup, type Transport, type TransportName } from './types.js';
+
+interface Target {
+  readonly transport: TransportName;
+  readonly family: Family;
+  readonly httpSetup?: HttpSetup;
+}
+
+const targets: Target[] = TRANSPORT_NAMES.flatMap((transport) =>
+  FAMILIES.flatMap((family): Target[] => (transport === 'http-json' ? [{ transport, family, httpSetup: 'gthread' }, { transport, family, httpSetup: 'sync' }] : [{ transport, family }])),
+);
+
+const label = (t: Target): string => `${t.transport}${t.httpSetup === undefined ? '' : `(${t.httpSetup})`} over ${t.family}`;
+const sidecarArgs = (t: Target, extra: string[] = []): string[] => [...(t.httpSetup === undefined ? [] : ['--http-worker', t.httpSetup]), ...extra];
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(HarnessError);
+    return (error as HarnessError).code;
+  }
+  return 'no error';
+}
+
+async function client(target: Target, sidecar: Sidecar, timeoutMs = 10_000): Promise<Transport> {
+  const factory = await loadTransport(target.transport);
+  return factory({ address: sidecar.address, timeoutMs, maxFrameBytes: 64 * 1024 * 1024 });
+}
+
+afterAll(stopAllSidecars);
+
+describe.each(targets)('$transport $httpSetup over $family', (target) => {
+  let sidecar: Sidecar;
+  let transport: Transport;
+
+  beforeAll(async () => {
+    sidecar = await startSidecar({ model: 'echo', transport: target.transport, family: target.family, args: sidecarArgs(target) });
+    transport = await client(target, sidecar);
+  }, 60_000);
+
+  afterAll(async () => {
+    await transport?.close();
+    await sidecar?.stop();
+  });
+
+  it.each([0, 1, 64, 3072, 65_536, 1_048_576])(`${label(target)} echoes %i bytes exactly`, async (size) => {
+    const payload = Uint8Array.from({ length: size }, (_, i) => (i * 131 + size) & 0xff);
+    expect(Buffer.from(await transport.echo(payload)).equals(Buffer.from(payload))).toBe(true);
+  });
+
+  it('echoes all 256 byte values', async () => {
+    const payload = Uint8Array.from({ length: 256 }, (_, i) => i);
+    expect([...(await transport.echo(payload))]).toEqual([...payload]);
+  });
+
+  it('answers several requests in flight, each with its own payload', async () => {
+    const payloads = Array.from({ length: 16 }, (_, i) => Uint8Array.from({ length: 100 + i }, () => i));
+    const replies = await Promise.all(payloads.map((p) => transport.echo(p)));
+    replies.forEach((reply, i) => expect([...reply]).toEqual([...(payloads[i] as Uint8Array)]));
+  });
+
+  it('reports an operation the model lacks as UNSUPPORTED_OP and keeps serving', async () => {
+    expect(await codeOf(transport.classify(new Uint8Array(3072)))).toBe('UNSUPPORTED_OP');
+    expect(await codeOf(transport.generate({ prompt: 'hi', samplingSteps: 4 }))).toBe('UNSUPPORTED_OP');
+    expect((await transport.echo(Uint8Array.of(1, 2, 3))).length).toBe(3);
+  });
+
+  it('gives TIMEOUT, not a hang, when the sidecar stalls', async () => {
+    const stalled = await startSidecar({ model: 'echo', transport: target.transport, family: target.family, args: sidecarArgs(target, ['--stall-ms', '3000']) });
+    const slow = await client(target, stalled, 300);
+    try {
+      const started = performance.now();
+      expect(await codeOf(slow.echo(Uint8Array.of(1)))).toBe('TIMEOUT');
+      expect(performance.now() - started).toBeLessThan(2500);
+    } finally {
+      await slow.close();
+      await stalled.stop(1000);
+    }
+  }, 30_000);
+
+  it('gives SIDECAR_CLOSED, not a hang, when the sidecar dies mid-request', async () => {
+    const doomed = await startSidecar({ model: 'echo', transport: target.transport, family: target.family, args: sidecarArgs(target, ['--stall-ms', '3000']) });
+    const c = await client(target, doomed, 20_000);
+    try {
+      const pending = codeOf(c.echo(Uint8Array.of(1)));
+      await new Promise((r) => setTimeout(r, 200));
+      doomed.kill();
+      expect(['SIDECAR_CLOSED', 'CONNECT_FAILED']).toContain(await pending);
+      await doomed.exited;
+      expect(doomed.hasExited()).toBe(true);
+    } finally {
+      await c.close().catch(() => undefined);
+      await doomed.stop();
+    }
+  }, 30_000);
+});
