@@ -1,11 +1,110 @@
-/** report.html: replaced by the full vega-lite report; for now a summary table. */
+/**
+ * report.html: one self-contained page that opens offline. Charts are rendered to inline SVG
+ * here, in Node; the page has no script, no stylesheet link, no font and no image to fetch.
+ * Every piece of text from the results goes through `esc`.
+ */
 import type { RunResult } from '../harness/results.js';
+import { allCharts, type Chart } from './charts.js';
+import { environmentRows, summaryRows, type SummaryRow } from './summary.js';
+import { renderSvg } from './svg.js';
 
-const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** HTML-escape text for element content and quoted attribute values. */
+export function esc(value: unknown): string {
+  return String(value).replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
+}
+
+const STYLE = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1180px;padding:0 20px 40px;color:#222}
+h1{font-size:22px;margin:18px 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd}h3{font-size:15px;margin:0}
+nav a{margin-right:12px}table{border-collapse:collapse;font-size:12.5px}td,th{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top}
+th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}tr.fail td{background:#fdecea}
+.ok{color:#1a7f37;font-weight:600}.bad{color:#b42318;font-weight:600}.muted{color:#666}
+figure{margin:18px 0;padding:10px;border:1px solid #e3e3e3;border-radius:4px;overflow-x:auto}figcaption p{margin:2px 0 8px;color:#444}
+figure svg{max-width:100%;height:auto}pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}small{color:#666}`;
+
+const HOW_TO_READ = `<p>Every number here was measured in this one run, on the machine described under <a href="#environment">Environment</a>.
+Latencies are per request, in microseconds (µs), from the client's side: encoding, the trip through the socket, the sidecar's work and decoding.
+p50 is the median; p99 and p99.9 are the tail. A p50 shown as <code>48.3 [47.9, 48.8]</code> carries its 95% bootstrap confidence interval:
+two cells whose intervals overlap are not clearly different. <em>Stable</em> means the last three measurement windows agreed within the
+stability tolerance; an unstable cell was still drifting (noisy neighbours, thermal or frequency changes) and deserves less trust.
+The calibration rows put each transport beside two floors measured in the same run: <code>native-peer</code>, a C echo server behind the same
+client (what the machine's IPC costs), and <code>no-op</code>, a request that never leaves the process (what the harness itself costs).
+Colours always mean the transport; dashes or panels mean the socket family. Charts whose cells were not in this run say so.
+The repository's docs/reading-the-report.md explains each chart in more detail.</p>`;
+
+async function figure(chart: Chart): Promise<string> {
+  const head = `<figcaption><h3>${esc(chart.title)}</h3><p>${esc(chart.caption)}</p></figcaption>`;
+  const anchor = `id="chart-${esc(chart.id)}"`;
+  if (chart.spec === undefined) {
+    return `<figure ${anchor} data-chart-absent="${esc(chart.id)}">${head}<p class="muted">Not measured in this run.</p></figure>`;
+  }
+  try {
+    return `<figure ${anchor} data-chart="${esc(chart.id)}">${head}${await renderSvg(chart.spec)}</figure>`;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return `<figure ${anchor} data-chart-error="${esc(chart.id)}">${head}<p class="bad">This chart could not be drawn: ${esc(message)}</p></figure>`;
+  }
+}
+
+function checksSection(result: RunResult): string {
+  if (result.checks.length === 0) return '<p class="muted">This run made no run-level checks.</p>';
+  const rows = result.checks.map(
+    (c) => `<tr${c.ok ? '' : ' class="fail"'}><td class="${c.ok ? 'ok' : 'bad'}">${c.ok ? 'ok' : 'FAIL'}</td><td>${esc(c.name)}</td><td>${esc(c.detail)}</td></tr>`,
+  );
+  return `<table><thead><tr><th>result</th><th>check</th><th>detail</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function summaryLine(row: SummaryRow): string {
+  const status = row.ok ? '<td class="ok">ok</td>' : `<td class="bad" title="${esc(row.message)}">${esc(row.status)}<br><small>${esc(row.message)}</small></td>`;
+  const num = (s: string): string => `<td class="num">${esc(s)}</td>`;
+  return `<tr${row.ok ? '' : ' class="fail"'}><td>${esc(row.id)}</td>${num(row.requests)}${num(row.errors)}${num(row.p50)}${num(row.p99)}${num(row.throughput)}<td>${esc(row.stable)}</td>${status}</tr>`;
+}
+
+function summarySection(result: RunResult): string {
+  if (result.cells.length === 0) return '<p class="muted">This run has no cells.</p>';
+  const head = '<tr><th>cell</th><th>requests</th><th>errors</th><th>p50 µs [95% CI]</th><th>p99 µs</th><th>throughput req/s</th><th>stable</th><th>status</th></tr>';
+  return `<table id="summary-table"><thead>${head}</thead><tbody>${summaryRows(result.cells).map(summaryLine).join('')}</tbody></table>`;
+}
+
+function environmentSection(result: RunResult): string {
+  const rows = environmentRows(result.environment).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`);
+  return `<table>${rows.join('')}</table>
+<details><summary>command line and resolved configuration</summary><pre>${esc(['sidecar-bench', ...result.argv].join(' '))}\n\n${esc(JSON.stringify(result.config, null, 2))}</pre></details>`;
+}
+
+function header(result: RunResult): string {
+  const failed = result.cells.filter((c) => c.status === 'failed').length;
+  const statusClass = result.status === 'ok' ? 'ok' : 'bad';
+  return `<h1>sidecar-bench report</h1>
+<p>Run status <span class="${statusClass}">${esc(result.status)}</span>: ${result.cells.length} cells, ${failed} failed;
+suites ${esc(result.config.suites.join(', '))}; started ${esc(result.startedAt)}, finished ${esc(result.finishedAt)};
+harness ${esc(result.harnessVersion)}, results schema ${esc(result.schemaVersion)}.</p>
+<nav><a href="#how-to-read">How to read this</a><a href="#checks">Checks</a><a href="#charts">Charts</a><a href="#summary">Summary</a><a href="#environment">Environment</a></nav>`;
+}
 
 export async function renderReport(result: RunResult): Promise<string> {
-  const rows = result.cells
-    .map((c) => `<tr><td>${esc(c.id)}</td><td>${c.latency?.p50Us.toFixed(1) ?? ''}</td><td>${c.status}</td></tr>`)
-    .join('\n');
-  return `<!doctype html><meta charset="utf-8"><title>sidecar-bench</title><table>${rows}</table>`;
+  const figures: string[] = [];
+  for (const chart of allCharts(result)) figures.push(await figure(chart));
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>sidecar-bench report ${esc(result.startedAt)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+${header(result)}
+<section id="how-to-read"><h2>How to read this</h2>${HOW_TO_READ}</section>
+<section id="checks"><h2>Checks</h2>${checksSection(result)}</section>
+<section id="charts"><h2>Charts</h2>
+${figures.join('\n')}
+</section>
+<section id="summary"><h2>Summary of every cell</h2>${summarySection(result)}</section>
+<section id="environment"><h2>Environment</h2>${environmentSection(result)}</section>
+</body>
+</html>
+`;
 }

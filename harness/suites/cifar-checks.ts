@@ -1,0 +1,60 @@
+/** Run-level CIFAR checks: accuracy (full set and the bit-exact subset), confusion matrix, agreement. */
+import type { RunCheck } from '../results.js';
+import type { CifarWorkload } from './cifar-workload.js';
+
+export const MIN_ACCURACY = 0.7;
+
+function topOne(predicted: Uint8Array, labels: Uint8Array, count: number): number {
+  let right = 0;
+  for (let i = 0; i < count; i++) if (predicted[i] === labels[i]) right += 1;
+  return count === 0 ? Number.NaN : right / count;
+}
+
+export function accuracyChecks(w: CifarWorkload, predicted: Uint8Array): RunCheck[] {
+  if (w.labels === undefined) {
+    return [{ name: 'cifar: accuracy', ok: true, detail: `not applicable: ${w.source} has no labels (generated images)` }];
+  }
+  const labels = w.labels;
+  const n = predicted.length;
+  const all = topOne(predicted, labels, n);
+  const exactN = Math.min(w.exactCount, n);
+  const exact = topOne(predicted, labels, exactN);
+  const matrix = w.classNames.map(() => w.classNames.map(() => 0));
+  for (let i = 0; i < n; i++) {
+    const row = matrix[labels[i] as number];
+    if (row !== undefined) row[predicted[i] as number] = (row[predicted[i] as number] ?? 0) + 1;
+  }
+  return [
+    {
+      name: 'cifar: accuracy',
+      ok: all >= MIN_ACCURACY,
+      detail: `top-1 ${(all * 100).toFixed(2)}% on ${n} test images; ${(exact * 100).toFixed(2)}% on the ${exactN} bit-exact ones (need >= ${MIN_ACCURACY * 100}%)`,
+      data: { accuracy: all, images: n, exactAccuracy: exact, exactImages: exactN },
+    },
+    { name: 'cifar: confusion', ok: true, detail: 'rows: true class, columns: predicted class', data: { labels: w.classNames, matrix } },
+  ];
+}
+
+/** Every transport must return the in-process class for every image; one mismatch fails the run. */
+export function agreementCheck(reference: Uint8Array, byTransport: ReadonlyMap<string, Uint8Array>, classNames: readonly string[]): RunCheck {
+  const mismatches: { transport: string; image: number; expected: string; got: string }[] = [];
+  for (const [name, predicted] of byTransport) {
+    for (let i = 0; i < reference.length; i++) {
+      if (predicted[i] !== reference[i]) {
+        mismatches.push({ transport: name, image: i, expected: classNames[reference[i] as number] ?? '?', got: classNames[predicted[i] as number] ?? String(predicted[i]) });
+      }
+    }
+  }
+  const names = [...byTransport.keys()].join(', ');
+  return {
+    name: 'cifar: agreement',
+    ok: mismatches.length === 0 && byTransport.size > 0,
+    detail:
+      byTransport.size === 0
+        ? 'no transport completed a single-stream pass'
+        : mismatches.length === 0
+          ? `all ${reference.length} images classified identically in-process and over ${names}`
+          : `${mismatches.length} disagreements with the in-process classes, first: ${JSON.stringify(mismatches[0])}`,
+    data: { mismatches: mismatches.slice(0, 50), transports: [...byTransport.keys()] },
+  };
+}

@@ -1,0 +1,378 @@
+/**
+ * The report's charts as Vega-Lite specs built from plain results, one function per chart.
+ * Longer than the house's soft limit because it holds every chart; each function stays short,
+ * and the shared pieces (series labels, the transport colour scale) live at the top.
+ *
+ * A chart whose cells are absent from the run comes back without a spec ("not measured").
+ * Colour always means transport, named as everywhere else (`http-json (sync)` for an HTTP
+ * set-up); line dash or facet column means family.
+ */
+import type { TopLevelSpec } from 'vega-lite';
+import type { CellResult, RunResult } from '../harness/results.js';
+import { HTTP_SETUPS, TRANSPORT_NAMES } from '../transports/types.js';
+
+export interface Chart {
+  /** Stable id: the `data-chart` attribute of the chart's figure. */
+  readonly id: string;
+  readonly title: string;
+  /** One or two sentences on what is plotted and how to read it. */
+  readonly caption: string;
+  /** Absent when the run measured nothing this chart needs. */
+  readonly spec?: TopLevelSpec;
+}
+
+const BASELINES = ['native-peer', 'no-op', 'in-process'] as const;
+const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
+const CANONICAL = [...TRANSPORT_NAMES.flatMap((t) => (t === 'http-json' ? [t, ...HTTP_SETUPS.map((s) => `${t} (${s})`)] : [t])), ...BASELINES];
+
+/** The legend name of a cell's transport: the transport string, with the HTTP set-up when there is one. */
+export function seriesLabel(cell: Pick<CellResult, 'transport' | 'httpSetup'>): string {
+  return cell.httpSetup === undefined ? cell.transport : `${cell.transport} (${cell.httpSetup})`;
+}
+
+function labelOrder(labels: Iterable<string>): string[] {
+  const rank = (l: string): number => (CANONICAL.includes(l) ? CANONICAL.indexOf(l) : CANONICAL.length);
+  return [...new Set(labels)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/**
+ * Colour by transport label. Colours are assigned over the whole run, so `framed` is the same colour
+ * in every chart; the legend lists only the labels this chart shows.
+ */
+function transportColour(result: RunResult, shown: readonly { transport: string }[]) {
+  const all = labelOrder(result.cells.map(seriesLabel));
+  const domain = labelOrder(shown.map((v) => v.transport));
+  const range = domain.map((l) => PALETTE[Math.max(0, all.indexOf(l)) % PALETTE.length] as string);
+  return { field: 'transport', type: 'nominal', title: 'transport', scale: { domain, range } } as const;
+}
+const familyDash = { field: 'family', type: 'nominal', title: 'family' } as const;
+const finite = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
+const ok = (result: RunResult, keep: (c: CellResult) => boolean): CellResult[] => result.cells.filter((c) => c.status === 'ok' && keep(c));
+/** The fields every chart row carries: colour (transport), dash or facet (family), facet (suite). */
+const base = (c: CellResult): { transport: string; family: string; suite: string } => ({ transport: seriesLabel(c), family: c.family, suite: c.suite });
+const BYTES_LABEL = "datum.value >= 1048576 ? format(datum.value / 1048576, '~g') + ' MiB' : datum.value >= 1024 ? format(datum.value / 1024, '~g') + ' KiB' : format(datum.value, '~g') + ' B'";
+
+function absent(id: string, title: string, caption: string): Chart {
+  return { id, title, caption };
+}
+
+/** p50/p90/p99/p99.9 of echo at 3072 B, one at a time, one panel per family. */
+export function latencyPercentilesChart(result: RunResult): Chart {
+  const id = 'latency-percentiles';
+  const title = 'Echo latency percentiles, 3072 B, single-stream';
+  const caption = 'Bars are p50, p90, p99 and p99.9 of one request at a time, per transport; one panel per socket family. Log scale, lower is better; the step from p50 to p99.9 is the tail.';
+  const cells = ok(result, (c) => c.suite === 'echo' && c.scenario === 'single-stream' && c.payloadBytes === 3072 && c.latency !== undefined);
+  if (cells.length === 0) return absent(id, title, caption);
+  const names = ['p50', 'p90', 'p99', 'p99.9'];
+  const values = cells.flatMap((c) => {
+    const l = c.latency!;
+    return [l.p50Us, l.p90Us, l.p99Us, l.p999Us].map((us, i) => ({ ...base(c), percentile: names[i] as string, us }));
+  });
+  const spec: TopLevelSpec = {
+    data: { values },
+    facet: { column: { field: 'family', type: 'nominal', title: 'family', sort: ['unix', 'tcp', 'in-process'] } },
+    resolve: { scale: { x: 'independent' } },
+    spec: {
+      height: 220,
+      mark: 'bar',
+      encoding: {
+        x: { field: 'transport', type: 'nominal', title: null, sort: labelOrder(values.map((v) => v.transport)) },
+        xOffset: { field: 'percentile', type: 'nominal', sort: names },
+        y: { field: 'us', type: 'quantitative', aggregate: 'median', title: 'latency (µs, log scale)', scale: { type: 'log' } },
+        color: { field: 'percentile', type: 'nominal', sort: names, scale: { scheme: 'blues' }, title: 'percentile' },
+      },
+    },
+  };
+  return { id, title, caption, spec };
+}
+
+/** p50 against payload size, one request at a time. */
+export function latencyVsPayloadChart(result: RunResult): Chart {
+  const id = 'latency-payload';
+  const title = 'Echo p50 latency vs payload size, single-stream';
+  const caption = 'Median latency of one request at a time as the payload grows (symmetric-log x so 0 B fits; log y). Colour is the transport, dash the family; the slope at large payloads is the per-byte cost.';
+  const cells = ok(result, (c) => c.suite === 'echo' && c.scenario === 'single-stream' && c.payloadBytes !== undefined && c.latency !== undefined);
+  if (new Set(cells.map((c) => c.payloadBytes)).size < 2) return absent(id, title, caption);
+  const values = cells.map((c) => ({ ...base(c), payloadBytes: c.payloadBytes!, p50Us: c.latency!.p50Us }));
+  const ticks = [...new Set(values.map((v) => v.payloadBytes))].sort((a, b) => a - b);
+  const spec: TopLevelSpec = {
+    data: { values },
+    width: 520,
+    height: 300,
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'payloadBytes', type: 'quantitative', title: 'payload', scale: { type: 'symlog' }, axis: { values: ticks, labelExpr: BYTES_LABEL } },
+      y: { field: 'p50Us', type: 'quantitative', aggregate: 'median', title: 'p50 latency (µs)', scale: { type: 'log' } },
+      color: transportColour(result, values),
+      strokeDash: familyDash,
+      detail: { field: 'family', type: 'nominal' },
+    },
+  };
+  return { id, title, caption, spec };
+}
+
+/** Throughput as in-flight requests grow (closed loop); one panel per suite when there are several. */
+export function throughputVsConcurrencyChart(result: RunResult): Chart {
+  const id = 'throughput-concurrency';
+  const title = 'Throughput vs concurrency';
+  const caption = 'Completed requests per second with N requests in flight (closed loop). A line that flattens early means the transport or sidecar serialises requests.';
+  const cells = ok(result, (c) => c.scenario === 'concurrency' && finite(c.throughputRps));
+  if (cells.length === 0) return absent(id, title, caption);
+  const values = cells.map((c) => ({ ...base(c), concurrency: c.concurrency, rps: c.throughputRps! }));
+  const suites = new Set(values.map((v) => v.suite));
+  const unit = {
+    width: 360,
+    height: 260,
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'concurrency', type: 'ordinal', title: 'requests in flight' },
+      y: { field: 'rps', type: 'quantitative', aggregate: 'median', title: 'throughput (req/s)' },
+      color: transportColour(result, values),
+      strokeDash: familyDash,
+      detail: { field: 'family', type: 'nominal' },
+    },
+  } as const;
+  const spec: TopLevelSpec =
+    suites.size > 1
+      ? { data: { values }, facet: { column: { field: 'suite', type: 'nominal' } }, resolve: { scale: { y: 'independent' } }, spec: unit }
+      : { data: { values }, ...unit };
+  return { id, title, caption, spec };
+}
+
+/** Open-loop offered rate: what was achieved, and the p99 it cost. */
+export function serverScenarioChart(result: RunResult): Chart {
+  const id = 'server-rate';
+  const title = 'Achieved rate and p99 vs offered rate (server scenario)';
+  const caption = 'Requests are offered on a fixed schedule. Left: achieved vs offered (the grey dashed line is "kept up"); right: p99 latency. Where achieved falls below offered, or p99 climbs steeply, the transport has saturated.';
+  const cells = ok(result, (c) => c.scenario === 'server' && c.targetRps !== undefined);
+  if (cells.length === 0) return absent(id, title, caption);
+  const values = cells.map((c) => ({
+    ...base(c),
+    targetRps: c.targetRps!,
+    achievedRps: c.metrics['achieved_rps'] ?? c.throughputRps ?? 0,
+    ...(c.latency === undefined ? {} : { p99Us: c.latency.p99Us }),
+  }));
+  const x = { field: 'targetRps', type: 'quantitative', title: 'offered (req/s)' } as const;
+  const series = { color: transportColour(result, values), strokeDash: familyDash, detail: { field: 'family', type: 'nominal' } } as const;
+  const rows = [...new Set(values.map((v) => v.suite))].map((suite) => ({
+    transform: [{ filter: { field: 'suite', equal: suite } }],
+    hconcat: [
+      {
+        title: `${suite}: achieved rate`,
+        width: 300,
+        height: 240,
+        layer: [
+          { mark: { type: 'line', strokeDash: [3, 3], color: '#999' }, encoding: { x, y: { field: 'targetRps', type: 'quantitative' } } },
+          { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'achievedRps', type: 'quantitative', aggregate: 'median', title: 'achieved (req/s)' }, ...series } },
+        ],
+      },
+      {
+        title: `${suite}: p99 latency`,
+        width: 300,
+        height: 240,
+        mark: { type: 'line', point: true },
+        encoding: { x, y: { field: 'p99Us', type: 'quantitative', aggregate: 'median', title: 'p99 (µs)', scale: { type: 'log' } }, ...series },
+      },
+    ],
+  }));
+  const spec = { data: { values }, vconcat: rows } as TopLevelSpec;
+  return { id, title, caption, spec };
+}
+
+/** Where a CIFAR request's time goes: the model's own compute vs everything else. */
+export function overheadBreakdownChart(result: RunResult): Chart {
+  const id = 'overhead-breakdown';
+  const title = 'CIFAR single-stream: model compute vs transport overhead';
+  const caption = "Each bar is one request's p50: the model's own compute time (reported by the sidecar) and the rest (encoding, IPC, decoding, harness). The in-process row is the model with no IPC at all.";
+  const cells = ok(result, (c) => c.suite === 'cifar' && c.scenario === 'single-stream' && c.latency !== undefined && finite(c.metrics['compute_us']));
+  if (cells.length === 0) return absent(id, title, caption);
+  const smallest = Math.min(...cells.map((c) => c.batch ?? 1));
+  const values = cells
+    .filter((c) => (c.batch ?? 1) === smallest)
+    .flatMap((c) => {
+      const compute = c.metrics['compute_us'] as number;
+      return [
+        { ...base(c), part: 'model compute', us: compute },
+        { ...base(c), part: 'transport + harness', us: Math.max(0, c.latency!.p50Us - compute) },
+      ];
+    });
+  const spec: TopLevelSpec = {
+    data: { values },
+    facet: { row: { field: 'family', type: 'nominal', title: 'family' } },
+    spec: {
+      width: 480,
+      mark: 'bar',
+      encoding: {
+        y: { field: 'transport', type: 'nominal', title: null, sort: labelOrder(values.map((v) => v.transport)) },
+        x: { field: 'us', type: 'quantitative', aggregate: 'median', stack: 'zero', title: 'p50 latency (µs)' },
+        color: { field: 'part', type: 'nominal', title: 'part', scale: { domain: ['model compute', 'transport + harness'], range: ['#54a24b', '#bab0ac'] } },
+        order: { field: 'part', sort: 'ascending' },
+      },
+    },
+  };
+  return { id, title, caption, spec };
+}
+
+/** Top-1 accuracy on the CIFAR-10 test images, per transport: the numbers must not depend on the wire. */
+export function cifarAccuracyChart(result: RunResult): Chart {
+  const id = 'cifar-accuracy';
+  const title = 'CIFAR-10 accuracy per transport';
+  const caption = 'Top-1 accuracy over the test images classified through each transport. Every bar should be the same height: the wire must not change the answers.';
+  const cells = ok(result, (c) => c.suite === 'cifar' && finite(c.metrics['accuracy']));
+  if (cells.length === 0) return absent(id, title, caption);
+  const values = cells.map((c) => ({ ...base(c), accuracy: c.metrics['accuracy'] as number }));
+  const y = { field: 'transport', type: 'nominal', title: null, sort: labelOrder(values.map((v) => v.transport)) } as const;
+  const x = { field: 'accuracy', type: 'quantitative', aggregate: 'median', title: 'top-1 accuracy', scale: { domain: [0, 1] as number[] } } as const;
+  const spec: TopLevelSpec = {
+    data: { values },
+    facet: { row: { field: 'family', type: 'nominal', title: 'family' } },
+    spec: {
+      width: 420,
+      layer: [
+        { mark: 'bar', encoding: { y, x, color: transportColour(result, values) } },
+        { mark: { type: 'text', align: 'left', dx: 4 }, encoding: { y, x, text: { field: 'accuracy', aggregate: 'median', type: 'quantitative', format: '.2%' } } },
+      ],
+    },
+  };
+  return { id, title, caption, spec };
+}
+
+/** The confusion matrix carried by the `cifar: confusion` check (rows: true class, columns: predicted). */
+export function cifarConfusionChart(result: RunResult): Chart {
+  const id = 'cifar-confusion';
+  const title = 'CIFAR-10 confusion matrix';
+  const caption = 'Rows are the true class, columns the predicted class; the diagonal is correct answers. Off-diagonal hot spots are the classes the model mixes up.';
+  const data = confusionData(result);
+  if (data === undefined) return absent(id, title, caption);
+  const values = data.matrix.flatMap((row, i) => row.map((count, j) => ({ actual: data.labels[i] ?? String(i), predicted: data.labels[j] ?? String(j), count })));
+  const x = { field: 'predicted', type: 'nominal', sort: data.labels, title: 'predicted' } as const;
+  const y = { field: 'actual', type: 'nominal', sort: data.labels, title: 'true class' } as const;
+  const spec: TopLevelSpec = {
+    data: { values },
+    width: { step: 40 },
+    height: { step: 28 },
+    layer: [
+      { mark: 'rect', encoding: { x, y, color: { field: 'count', type: 'quantitative', title: 'images', scale: { scheme: 'blues' } } } },
+      { mark: { type: 'text', fontSize: 10 }, encoding: { x, y, text: { field: 'count', type: 'quantitative' } } },
+    ],
+  };
+  return { id, title, caption, spec };
+}
+
+/** `{labels, matrix}` from the `cifar: confusion` check, when it is there and well formed. */
+export function confusionData(result: RunResult): { labels: string[]; matrix: number[][] } | undefined {
+  const data = result.checks.find((c) => c.name === 'cifar: confusion')?.data as { labels?: unknown; matrix?: unknown } | undefined;
+  if (data === undefined || !Array.isArray(data.labels) || !Array.isArray(data.matrix)) return undefined;
+  const matrix = data.matrix.filter((row): row is number[] => Array.isArray(row) && row.every((v) => typeof v === 'number'));
+  if (matrix.length === 0) return undefined;
+  return { labels: data.labels.map(String), matrix };
+}
+
+/** Offline (batched) classification throughput. */
+export function cifarOfflineChart(result: RunResult): Chart {
+  const id = 'cifar-offline';
+  const title = 'CIFAR offline: images/s vs batch size';
+  const caption = 'Images classified per second when the whole set is sent in batches. Larger batches amortise the per-request cost; the transports should converge as the batch grows.';
+  const cells = ok(result, (c) => c.suite === 'cifar' && c.scenario === 'offline' && c.batch !== undefined && finite(c.metrics['images_per_s']));
+  if (cells.length === 0) return absent(id, title, caption);
+  const values = cells.map((c) => ({ ...base(c), batch: c.batch!, imagesPerS: c.metrics['images_per_s'] as number }));
+  const ticks = [...new Set(values.map((v) => v.batch))].sort((a, b) => a - b);
+  const spec: TopLevelSpec = {
+    data: { values },
+    width: 480,
+    height: 280,
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'batch', type: 'quantitative', title: 'batch size (images per request)', scale: { type: 'log', base: 2 }, axis: { values: ticks } },
+      y: { field: 'imagesPerS', type: 'quantitative', aggregate: 'median', title: 'images/s' },
+      color: transportColour(result, values),
+      strokeDash: familyDash,
+      detail: { field: 'family', type: 'nominal' },
+    },
+  };
+  return { id, title, caption, spec };
+}
+
+const GEMMA_METRICS = [
+  ['ttft_p50_us', 'time to first token, p50 (µs)'],
+  ['itl_p50_us', 'inter-token latency, p50 (µs)'],
+  ['tokens_per_s', 'tokens/s'],
+] as const;
+
+/** Generation: TTFT, inter-token latency and tokens/s per transport and generation length. */
+export function gemmaChart(result: RunResult): Chart {
+  const id = 'gemma-generation';
+  const title = 'Gemma generation: TTFT, inter-token latency, tokens/s';
+  const caption = 'One row per figure, one group of bars per generation length (sampling steps). Streaming cells are shown when the run has them (TTFT is only meaningful there). Lower is better for the latencies, higher for tokens/s.';
+  const all = ok(result, (c) => c.suite === 'gemma' && GEMMA_METRICS.some(([m]) => finite(c.metrics[m])));
+  const cells = all.some((c) => c.streaming === true) ? all.filter((c) => c.streaming === true) : all;
+  if (cells.length === 0) return absent(id, title, caption);
+  const values = cells.flatMap((c) =>
+    GEMMA_METRICS.flatMap(([m, label]) => (finite(c.metrics[m]) ? [{ ...base(c), steps: c.samplingSteps ?? 0, metric: label, value: c.metrics[m] as number }] : [])),
+  );
+  const spec: TopLevelSpec = {
+    data: { values },
+    facet: {
+      row: { field: 'metric', type: 'nominal', title: null, sort: GEMMA_METRICS.map(([, l]) => l) },
+      column: { field: 'family', type: 'nominal', title: 'family' },
+    },
+    resolve: { scale: { y: 'independent' } },
+    spec: {
+      width: 300,
+      height: 160,
+      mark: 'bar',
+      encoding: {
+        x: { field: 'steps', type: 'ordinal', title: 'sampling steps' },
+        xOffset: { field: 'transport', type: 'nominal', sort: labelOrder(values.map((v) => v.transport)) },
+        y: { field: 'value', type: 'quantitative', aggregate: 'median', title: null },
+        color: transportColour(result, values),
+      },
+    },
+  };
+  return { id, title, caption, spec };
+}
+
+/** Each echo row's p50 as a multiple of the native C peer's on the same family (3072 B, one at a time). */
+export function calibrationChart(result: RunResult): Chart {
+  const id = 'calibration';
+  const title = 'Calibration: echo p50 relative to the native peer, 3072 B';
+  const caption = "1.0 is the machine's IPC floor (a C echo peer behind the same client). A transport at 3.0 takes three times the floor. The no-op row (0 B, in-process) is the harness's own cost per request.";
+  const cells = ok(result, (c) => c.suite === 'echo' && c.scenario === 'single-stream' && c.latency !== undefined);
+  const floors = new Map(cells.filter((c) => c.transport === 'native-peer' && c.payloadBytes === 3072).map((c) => [c.family, c.latency!.p50Us]));
+  const noop = cells.find((c) => c.transport === 'no-op');
+  const values = [...floors].flatMap(([family, floor]) => [
+    ...cells.filter((c) => c.family === family && c.payloadBytes === 3072).map((c) => ({ ...base(c), ratio: c.latency!.p50Us / floor })),
+    ...(noop === undefined ? [] : [{ ...base(noop), family, ratio: noop.latency!.p50Us / floor }]),
+  ]);
+  if (values.length === 0) return absent(id, title, caption);
+  const y = { field: 'transport', type: 'nominal', title: null, sort: labelOrder(values.map((v) => v.transport)) } as const;
+  const x = { field: 'ratio', type: 'quantitative', aggregate: 'median', title: 'p50 / native-peer p50' } as const;
+  const spec: TopLevelSpec = {
+    data: { values },
+    facet: { row: { field: 'family', type: 'nominal', title: 'family' } },
+    spec: {
+      width: 420,
+      layer: [
+        { mark: 'bar', encoding: { y, x, color: transportColour(result, values) } },
+        { mark: { type: 'text', align: 'left', dx: 4 }, encoding: { y, x, text: { field: 'ratio', aggregate: 'median', type: 'quantitative', format: '.2f' } } },
+      ],
+    },
+  };
+  return { id, title, caption, spec };
+}
+
+/** Every chart, in report order. */
+export function allCharts(result: RunResult): Chart[] {
+  return [
+    latencyPercentilesChart,
+    latencyVsPayloadChart,
+    calibrationChart,
+    throughputVsConcurrencyChart,
+    serverScenarioChart,
+    overheadBreakdownChart,
+    cifarAccuracyChart,
+    cifarConfusionChart,
+    cifarOfflineChart,
+    gemmaChart,
+  ].map((chart) => chart(result));
+}

@@ -1,0 +1,94 @@
+/** The report's tables as display strings: one summary row per cell, and the environment. Pure. */
+import type { Environment } from '../harness/environment.js';
+import type { CellResult } from '../harness/results.js';
+
+/** One row of the summary table; every field is ready to print (and still to be escaped). */
+export interface SummaryRow {
+  readonly id: string;
+  readonly ok: boolean;
+  readonly requests: string;
+  /** Failed requests, with their codes: `3 (TIMEOUT 2, MISMATCH 1)`. */
+  readonly errors: string;
+  /** `p50 [ci low, ci high]` in microseconds. */
+  readonly p50: string;
+  readonly p99: string;
+  readonly throughput: string;
+  readonly stable: string;
+  /** `ok`, or `failed: CODE`. */
+  readonly status: string;
+  /** The failure's message, for a tooltip. */
+  readonly message: string;
+}
+
+/** Microseconds with precision that suits the size: 0.291, 48.3, 1,234. */
+export function formatUs(us: number | undefined): string {
+  if (us === undefined || !Number.isFinite(us)) return '';
+  if (Math.abs(us) < 10) return us.toFixed(us < 1 ? 3 : 2);
+  if (Math.abs(us) < 1000) return us.toFixed(1);
+  return Math.round(us).toLocaleString('en-US');
+}
+
+export function formatCount(n: number | undefined): string {
+  return n === undefined || !Number.isFinite(n) ? '' : Math.round(n).toLocaleString('en-US');
+}
+
+function errorsText(cell: CellResult): string {
+  const codes = Object.entries(cell.errorsByCode).filter(([, n]) => (n ?? 0) > 0);
+  if (cell.errors === 0 || codes.length === 0) return formatCount(cell.errors);
+  return `${formatCount(cell.errors)} (${codes.map(([code, n]) => `${code} ${n}`).join(', ')})`;
+}
+
+export function summaryRow(cell: CellResult): SummaryRow {
+  const l = cell.latency;
+  const ci = cell.ci95?.p50Us;
+  const p50 = l === undefined ? '' : ci === undefined ? formatUs(l.p50Us) : `${formatUs(l.p50Us)} [${formatUs(ci[0])}, ${formatUs(ci[1])}]`;
+  return {
+    id: cell.id,
+    ok: cell.status === 'ok',
+    requests: formatCount(cell.requests),
+    errors: errorsText(cell),
+    p50,
+    p99: formatUs(l?.p99Us),
+    throughput: formatCount(cell.throughputRps),
+    stable: cell.stable === undefined ? '' : cell.stable ? 'yes' : 'no',
+    status: cell.status === 'ok' ? 'ok' : `failed: ${cell.error?.code ?? 'unknown'}`,
+    message: cell.error?.message ?? '',
+  };
+}
+
+export function summaryRows(cells: readonly CellResult[]): SummaryRow[] {
+  return cells.map(summaryRow);
+}
+
+const LABELS: Record<keyof Environment, string> = {
+  cpuModel: 'CPU',
+  cores: 'cores',
+  memoryBytes: 'memory',
+  os: 'OS',
+  arch: 'architecture',
+  node: 'Node.js',
+  python: 'Python',
+  torch: 'torch',
+  cudaAvailable: 'CUDA available',
+  gpu: 'GPU',
+  gitCommit: 'git commit',
+  gitDirty: 'uncommitted changes',
+  harnessVersion: 'harness version',
+  hostname: 'hostname',
+};
+
+function environmentValue(key: keyof Environment, value: Environment[keyof Environment]): string {
+  if (value === null || value === undefined) return 'none';
+  if (key === 'memoryBytes' && typeof value === 'number') return `${(value / 2 ** 30).toFixed(1)} GiB (${value} B)`;
+  if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  return String(value);
+}
+
+/** Every Environment field as [label, value], in a fixed order; unknown extra fields come last, as they are. */
+export function environmentRows(env: Environment): [string, string][] {
+  const known = (Object.keys(LABELS) as (keyof Environment)[]).map((k): [string, string] => [LABELS[k], environmentValue(k, env[k])]);
+  const extra = Object.entries(env)
+    .filter(([k]) => !(k in LABELS))
+    .map(([k, v]): [string, string] => [k, typeof v === 'string' ? v : JSON.stringify(v)]);
+  return [...known, ...extra];
+}

@@ -1,0 +1,340 @@
+"""The `grpc` wire: service `sidecar.v1.Sidecar` from sidecars/proto/sidecar.proto (docs/protocol.md).
+
+The .proto is compiled at start-up (grpc_tools), so no generated code is kept. Two servers sit
+behind `--grpc-server`: `aio` (grpc.aio on one event loop; blocking core calls go to a thread pool)
+and `thread` (grpc.server on a thread pool). Errors are statuses with the stable sidecar code in
+the trailing metadata key `sidecar-error-code`.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import threading
+from concurrent import futures
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, Iterator
+
+import grpc
+
+from ..address import Address
+from ..cores.base import IMAGE_BYTES, Core, GenerateEvent, GenerateRequest, check_image_batch
+from ..errors import SidecarError, to_sidecar_error
+from ..ops import MAX_BATCH_IMAGES, generate_request
+from .framing import DEFAULT_MAX_FRAME_BYTES
+
+PROTO = "sidecars/proto/sidecar.proto"  # relative to the repository root, which must be on sys.path
+ERROR_KEY = "sidecar-error-code"
+GRACE_S = 2.0
+WORKERS = 8
+STATUS = {
+    "BAD_INPUT": grpc.StatusCode.INVALID_ARGUMENT,
+    "UNSUPPORTED_OP": grpc.StatusCode.UNIMPLEMENTED,
+    "UNKNOWN_TYPE": grpc.StatusCode.UNIMPLEMENTED,
+    "FRAME_TOO_LARGE": grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+_OPTIONAL_FIELDS = ("sampling_steps", "temperature", "top_k", "top_p", "seed")
+_STAT_INTS = ("prompt_tokens", "output_tokens", "prefill_ns", "decode_ns", "ttft_ns")
+
+
+def load_messages() -> Any:
+    """The message module compiled from PROTO (on first use; later calls get the same module)."""
+    # grpc_tools resolves the .proto against sys.path, like an import.
+    root = str(Path(__file__).resolve().parents[2])
+    if not any(os.path.abspath(entry or ".") == root for entry in sys.path):
+        sys.path.append(root)
+    return grpc.protos(PROTO)
+
+
+class GrpcOps:
+    """Request bytes in, core call, proto message out: the logic both servers share (blocking).
+
+    Requests arrive undecoded so that bytes which do not parse are answered as BAD_INPUT, with the
+    error code, rather than as grpc's own status for a failed deserializer.
+    """
+
+    def __init__(self, core: Core, pb: Any) -> None:
+        self.core = core
+        self.pb = pb
+        self._names: list[str] | None = None
+
+    def echo(self, raw: bytes) -> Any:
+        return self.pb.EchoReply(payload=self.core.echo(_parse(self.pb.EchoRequest, raw).payload))
+
+    def classify(self, raw: bytes) -> Any:
+        image = _parse(self.pb.ClassifyRequest, raw).image
+        if len(image) != IMAGE_BYTES:
+            raise SidecarError("BAD_INPUT", f"Expected a {IMAGE_BYTES}-byte image, got {len(image)} bytes")
+        result = self.core.classify(image)
+        label = result.labels[0]
+        return self.pb.ClassifyReply(label=label, compute_ns=result.compute_ns, class_name=self._class_name(label))
+
+    def classify_batch(self, raw: bytes) -> Any:
+        images = _parse(self.pb.ClassifyBatchRequest, raw).images
+        check_image_batch(images, MAX_BATCH_IMAGES)
+        result = self.core.classify(images)
+        return self.pb.ClassifyBatchReply(labels=bytes(result.labels), compute_ns=result.compute_ns)
+
+    def generate_request(self, raw: bytes) -> GenerateRequest:
+        request = _parse(self.pb.GenerateRequest, raw)
+        fields: dict[str, Any] = {"prompt": request.prompt}
+        for name in _OPTIONAL_FIELDS:
+            if request.HasField(name):
+                fields[name] = getattr(request, name)
+        return generate_request(fields)
+
+    def generate(self, raw: bytes) -> Any:
+        text: list[str] = []
+        stats: dict[str, Any] = {}
+        for event in self.core.generate(self.generate_request(raw)):
+            text.append(event.text)
+            if event.done:
+                stats = event.stats
+        return self.pb.GenerateReply(response="".join(text), stats=self.stats(stats))
+
+    def chunk(self, event: GenerateEvent) -> Any:
+        if event.done:
+            return self.pb.GenerateChunk(text=event.text, done=True, stats=self.stats(event.stats))
+        return self.pb.GenerateChunk(text=event.text)
+
+    def last_chunk(self) -> Any:
+        """Ends a stream whose core stopped without a done event, so the client still sees done."""
+        return self.pb.GenerateChunk(done=True, stats=self.pb.GenerateStats())
+
+    def stats(self, stats: dict[str, Any]) -> Any:
+        fields: dict[str, Any] = {name: int(stats[name]) for name in _STAT_INTS if stats.get(name) is not None}
+        if stats.get("finish_reason") is not None:
+            fields["finish_reason"] = str(stats["finish_reason"])
+        return self.pb.GenerateStats(**fields)
+
+    def _class_name(self, label: int) -> str:
+        if self._names is None:
+            try:
+                self._names = list(self.core.class_names())
+            except SidecarError:
+                self._names = []
+        return self._names[label] if label < len(self._names) else ""
+
+
+def _parse(message_type: Any, raw: bytes) -> Any:
+    try:
+        return message_type.FromString(raw)
+    except Exception as exc:  # protobuf's DecodeError and friends
+        name = message_type.DESCRIPTOR.full_name
+        raise SidecarError("BAD_INPUT", f"Expected a {name} message, got {len(raw)} bytes that do not parse") from exc
+
+
+def handlers(servicer: object, pb: Any) -> grpc.GenericRpcHandler:
+    """The service's method handlers, one per rpc of the .proto (a missing one fails at start-up)."""
+    service = pb.DESCRIPTOR.services_by_name["Sidecar"]
+    methods: dict[str, grpc.RpcMethodHandler] = {}
+    for method in service.methods:
+        behaviour = getattr(servicer, method.name)
+        make = grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler
+        methods[method.name] = make(behaviour, response_serializer=_serialize)
+    return grpc.method_handlers_generic_handler(service.full_name, methods)
+
+
+def _serialize(message: Any) -> bytes:
+    return message.SerializeToString()
+
+
+def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:
+    error = to_sidecar_error(exc)
+    return STATUS.get(error.code, grpc.StatusCode.INTERNAL), error.message, ((ERROR_KEY, error.code),)
+
+
+class ThreadServicer:
+    """For grpc.server: every handler runs on a pool thread, so blocking calls are fine."""
+
+    def __init__(self, ops: GrpcOps) -> None:
+        self._ops = ops
+
+    def Echo(self, raw: bytes, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC method names)
+        return self._call(self._ops.echo, raw, context)
+
+    def Classify(self, raw: bytes, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        return self._call(self._ops.classify, raw, context)
+
+    def ClassifyBatch(self, raw: bytes, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        return self._call(self._ops.classify_batch, raw, context)
+
+    def Generate(self, raw: bytes, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        return self._call(self._ops.generate, raw, context)
+
+    def GenerateStream(self, raw: bytes, context: grpc.ServicerContext) -> Iterator[Any]:  # noqa: N802
+        try:
+            done = False
+            for event in self._ops.core.generate(self._ops.generate_request(raw)):
+                if event.text or event.done:
+                    yield self._ops.chunk(event)
+                done = done or event.done
+            if not done:
+                yield self._ops.last_chunk()
+        except Exception as exc:  # a bad request is answered, never fatal to the sidecar
+            _abort(context, exc)
+
+    @staticmethod
+    def _call(op: Callable[[bytes], Any], raw: bytes, context: grpc.ServicerContext) -> Any:
+        try:
+            return op(raw)
+        except Exception as exc:  # a bad request is answered, never fatal to the sidecar
+            _abort(context, exc)
+
+
+def _abort(context: grpc.ServicerContext, exc: BaseException) -> None:
+    code, message, trailing = status_of(exc)
+    context.set_trailing_metadata(trailing)
+    context.abort(code, message)
+
+
+_END = GenerateEvent(text="")  # the sentinel `next` returns once the core's iterator is exhausted
+
+
+class AioServicer:
+    """For grpc.aio: echo runs on the loop when the core's echo cannot block; the rest on a pool."""
+
+    def __init__(self, ops: GrpcOps, pool: futures.Executor) -> None:
+        self._ops = ops
+        self._pool = pool
+        self._inline_echo = type(ops.core).echo is Core.echo
+
+    async def Echo(self, raw: bytes, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+        if not self._inline_echo:
+            return await self._call(self._ops.echo, raw, context)
+        try:
+            return self._ops.echo(raw)
+        except Exception as exc:  # a bad request is answered, never fatal to the sidecar
+            failure = exc
+        code, message, trailing = status_of(failure)
+        await context.abort(code, message, trailing_metadata=trailing)
+
+    async def Classify(self, raw: bytes, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+        return await self._call(self._ops.classify, raw, context)
+
+    async def ClassifyBatch(self, raw: bytes, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+        return await self._call(self._ops.classify_batch, raw, context)
+
+    async def Generate(self, raw: bytes, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+        return await self._call(self._ops.generate, raw, context)
+
+    async def GenerateStream(  # noqa: N802
+        self, raw: bytes, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        loop = asyncio.get_running_loop()
+        failure: Exception | None = None
+        try:
+            generate_request = self._ops.generate_request(raw)
+            events = iter(await loop.run_in_executor(self._pool, self._ops.core.generate, generate_request))
+            done = False
+            while (event := await loop.run_in_executor(self._pool, next, events, _END)) is not _END:
+                if event.text or event.done:
+                    yield self._ops.chunk(event)
+                done = done or event.done
+            if not done:
+                yield self._ops.last_chunk()
+        except Exception as exc:  # a bad request is answered, never fatal to the sidecar
+            failure = exc
+        if failure is not None:
+            code, message, trailing = status_of(failure)
+            await context.abort(code, message, trailing_metadata=trailing)
+
+    async def _call(self, op: Callable[[bytes], Any], raw: bytes, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, op, raw)
+        except Exception as exc:  # a bad request is answered, never fatal to the sidecar
+            failure = exc
+        code, message, trailing = status_of(failure)
+        await context.abort(code, message, trailing_metadata=trailing)
+
+
+def server_options(max_bytes: int) -> list[tuple[str, int]]:
+    # so_reuseport off: a second sidecar on the same explicit port must fail, not share it.
+    return [
+        ("grpc.max_send_message_length", max_bytes),
+        ("grpc.max_receive_message_length", max_bytes),
+        ("grpc.so_reuseport", 0),
+    ]
+
+
+def bind(server: Any, address: Address) -> Address:
+    """Add the listening port; returns the address actually bound (the real port for port 0)."""
+    if address.family == "unix":
+        if os.path.exists(address.path):
+            os.unlink(address.path)  # a stale socket from a crashed run would make bind fail
+        previous = os.umask(0o177)  # the socket file is created 0600
+        try:
+            server.add_insecure_port(f"unix:{address.path}")
+        finally:
+            os.umask(previous)
+        return address
+    host = f"[{address.host}]" if ":" in address.host else address.host
+    port = server.add_insecure_port(f"{host}:{address.port}")
+    if not port:
+        raise OSError(f"gRPC could not bind tcp:{host}:{address.port}")
+    return Address("tcp", host=address.host, port=port)
+
+
+def _after_start(bound: Address) -> None:
+    if bound.family == "unix" and os.path.exists(bound.path):
+        os.chmod(bound.path, 0o600)
+
+
+def _cleanup(bound: Address) -> None:
+    if bound.family == "unix" and os.path.exists(bound.path):
+        os.unlink(bound.path)
+
+
+OnReady = Callable[[Address], None]
+
+
+def serve_thread(ops: GrpcOps, address: Address, max_bytes: int, on_ready: OnReady) -> None:
+    pool = futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="grpc")
+    server = grpc.server(pool, options=server_options(max_bytes))
+    server.add_generic_rpc_handlers((handlers(ThreadServicer(ops), ops.pb),))
+    bound = bind(server, address)
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda _signum, _frame: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.start()
+        _after_start(bound)
+        on_ready(bound)
+        stop.wait()
+    finally:
+        server.stop(GRACE_S).wait()
+        pool.shutdown(wait=False)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        _cleanup(bound)
+
+
+async def serve_aio(ops: GrpcOps, address: Address, max_bytes: int, on_ready: OnReady) -> None:
+    pool = futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="core")
+    server = grpc.aio.server(options=server_options(max_bytes))
+    server.add_generic_rpc_handlers((handlers(AioServicer(ops, pool), ops.pb),))
+    bound = bind(server, address)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for s in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(s, stop.set)
+    try:
+        await server.start()
+        _after_start(bound)
+        on_ready(bound)
+        await stop.wait()
+    finally:
+        await server.stop(GRACE_S)
+        pool.shutdown(wait=False)
+        for s in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(s)
+        _cleanup(bound)
+
+
+def serve(core: Core, address: Address, options: dict[str, Any], on_ready: OnReady) -> None:
+    ops = GrpcOps(core, load_messages())
+    max_bytes = int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES)
+    if options.get("grpc_server", "aio") == "thread":
+        serve_thread(ops, address, max_bytes, on_ready)
+    else:
+        asyncio.run(serve_aio(ops, address, max_bytes, on_ready))

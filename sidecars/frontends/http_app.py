@@ -1,0 +1,182 @@
+"""The `http-json` wire's Flask app: each route decodes JSON, calls the core, encodes JSON.
+
+Request and reply shapes are in docs/protocol.md. Every error, Flask's own 404/405/413 included,
+leaves as `{"error": {"code", "message"}}` with a matching HTTP status: never an HTML page.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import json
+import logging
+from typing import Any, Iterator
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from ..cores.base import IMAGE_BYTES, Core, GenerateEvent, check_image_batch
+from ..errors import SidecarError, to_sidecar_error
+from ..ops import MAX_BATCH_IMAGES, generate_request
+
+log = logging.getLogger("sidecars.http_json")
+
+STATUS_BY_CODE = {
+    "BAD_FRAME": 400,
+    "BAD_INPUT": 400,
+    "UNKNOWN_TYPE": 404,
+    "FRAME_TOO_LARGE": 413,
+    "UNSUPPORTED_OP": 501,
+    "MODEL_ERROR": 500,
+    "INTERNAL": 500,
+}
+# Statuses Werkzeug raises itself; any other 4xx is BAD_INPUT and any 5xx INTERNAL.
+CODE_BY_STATUS = {404: "UNKNOWN_TYPE", 405: "UNKNOWN_TYPE", 413: "FRAME_TOO_LARGE"}
+ROUTES = "POST /echo, /prompt, /classify, /classify_batch or GET /healthz"
+
+_dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    return Response(_dumps(value), status=status, content_type="application/json")
+
+
+def error_response(error: SidecarError, status: int | None = None) -> Response:
+    return json_response({"error": error.to_dict()}, status or STATUS_BY_CODE[error.code])
+
+
+def read_object() -> dict[str, Any]:
+    """The request body as a JSON object, at most MAX_CONTENT_LENGTH bytes.
+
+    Werkzeug 2.2 checks MAX_CONTENT_LENGTH only for form data, so the raw body is checked here.
+    """
+    limit = request.max_content_length
+    declared = request.content_length
+    if limit is not None and declared is not None and declared > limit:
+        raise RequestEntityTooLarge(f"Expected a request body of at most {limit} bytes, got {declared}")
+    body = request.stream.read(-1 if limit is None else limit + 1)
+    if limit is not None and len(body) > limit:
+        raise RequestEntityTooLarge(f"Expected a request body of at most {limit} bytes, got more")
+    try:
+        value = json.loads(body)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+        raise SidecarError("BAD_INPUT", f"Expected a UTF-8 JSON object as the body, got {exc}") from exc
+    if not isinstance(value, dict):
+        raise SidecarError("BAD_INPUT", f"Expected a JSON object as the body, got {type(value).__name__}")
+    return value
+
+
+def string_field(fields: dict[str, Any], name: str) -> str:
+    value = fields.get(name)
+    if not isinstance(value, str):
+        raise SidecarError("BAD_INPUT", f"Expected `{name}` to be a string, got {type(value).__name__}")
+    return value
+
+
+def base64_field(fields: dict[str, Any], name: str) -> bytes:
+    text = string_field(fields, name)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise SidecarError("BAD_INPUT", f"Expected `{name}` to be standard base64, got {exc}") from exc
+
+
+def sse(value: Any) -> bytes:
+    return b"data: " + _dumps(value).encode() + b"\n\n"
+
+
+def sse_events(events: Iterator[GenerateEvent]) -> Iterator[bytes]:
+    """One `data:` event per piece of text, then the totals; a failure mid-stream is an error event."""
+    text: list[str] = []
+    stats: dict[str, Any] = {}
+    try:
+        for event in events:
+            text.append(event.text)
+            if event.text:
+                yield sse({"token": event.text})
+            if event.done:
+                stats = event.stats
+    except Exception as exc:  # the status line is gone: the error travels as the last event
+        yield sse({"error": to_sidecar_error(exc).to_dict()})
+        return
+    yield sse({"response": "".join(text), "stats": stats, "done": True})
+
+
+def create_app(core: Core, max_body_bytes: int) -> Flask:
+    """The Flask app for `core`; it closes over the core, already loaded, so nothing loads per worker."""
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+
+    @app.post("/echo")
+    def echo() -> Response:
+        prompt = string_field(read_object(), "prompt")
+        # JSON strings may hold lone surrogates (`"\ud800"`); surrogatepass keeps them round-trippable.
+        echoed = core.echo(prompt.encode("utf-8", "surrogatepass"))
+        return json_response({"echo_prompt": echoed.decode("utf-8", "surrogatepass")})
+
+    @app.post("/prompt")
+    def prompt() -> Response:
+        fields = read_object()
+        stream = fields.get("stream", False)
+        if not isinstance(stream, bool):
+            raise SidecarError("BAD_INPUT", f"Expected `stream` to be a boolean, got {type(stream).__name__}")
+        events = iter(core.generate(generate_request(fields)))
+        if stream:
+            # Pull the first event here, so errors before any text still get an HTTP status.
+            first = next(events, None)
+            head = [] if first is None else [first]
+            return Response(sse_events(itertools.chain(head, events)), content_type="text/event-stream",
+                            headers={"Cache-Control": "no-cache"})
+        text: list[str] = []
+        stats: dict[str, Any] = {}
+        for event in events:
+            text.append(event.text)
+            if event.done:
+                stats = event.stats
+        return json_response({"response": "".join(text), "stats": stats})
+
+    @app.post("/classify")
+    def classify() -> Response:
+        image = base64_field(read_object(), "image")
+        if len(image) != IMAGE_BYTES:
+            raise SidecarError("BAD_INPUT", f"Expected `image` to hold {IMAGE_BYTES} bytes, got {len(image)}")
+        result = core.classify(image)
+        label = result.labels[0]
+        names = core.class_names()
+        name = names[label] if label < len(names) else str(label)
+        return json_response({"label": label, "class": name, "compute_ns": result.compute_ns})
+
+    @app.post("/classify_batch")
+    def classify_batch() -> Response:
+        images = base64_field(read_object(), "images")
+        check_image_batch(images, MAX_BATCH_IMAGES)
+        result = core.classify(images)
+        return json_response({"labels": list(result.labels), "compute_ns": result.compute_ns})
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return json_response({"status": "ok", "model": core.name})
+
+    @app.errorhandler(SidecarError)
+    def on_sidecar_error(exc: SidecarError) -> Response:
+        return error_response(exc)
+
+    @app.errorhandler(HTTPException)
+    def on_http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code = CODE_BY_STATUS.get(status) or ("BAD_INPUT" if status < 500 else "INTERNAL")
+        message = exc.description or exc.name
+        if status in (404, 405):
+            message = f"Expected {ROUTES}, got {request.method} {request.path}"
+        response = error_response(SidecarError(code, message), status)
+        allow = [value for key, value in exc.get_headers() if key == "Allow"]
+        if allow:
+            response.headers["Allow"] = allow[0]
+        return response
+
+    @app.errorhandler(Exception)
+    def on_error(exc: Exception) -> Response:
+        log.warning("request failed: %s: %s", type(exc).__name__, exc, exc_info=True)
+        return error_response(to_sidecar_error(exc))
+
+    return app

@@ -1,0 +1,111 @@
+"""The `http-json` wire: the Flask app (http_app.py) under gunicorn, as Python models are usually deployed.
+
+gunicorn runs in-process (BaseApplication) with one worker, forked after the core has loaded, so
+the model is loaded once and the worker's app closes over it. Two set-ups (`options["http_worker"]`):
+`sync`, gunicorn's default, closes the connection after every response; `gthread` keeps it alive.
+Only the ready line goes to stdout; gunicorn logs to stderr and writes no access log.
+"""
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import sys
+from typing import Any, Callable
+
+from gunicorn.app.base import BaseApplication
+
+from ..address import Address
+from ..cores.base import Core
+from .framing import DEFAULT_MAX_FRAME_BYTES
+from .http_app import create_app
+
+HTTP_WORKERS = ("sync", "gthread")
+GTHREAD_THREADS = 4
+KEEPALIVE_S = 75  # longer than any gap between a benchmark's requests; gunicorn's default of 2 is not
+GRACEFUL_TIMEOUT_S = 3  # below the harness's stop grace (5 s), so gunicorn finishes on its own
+PR_SET_PDEATHSIG = 1
+
+
+def gunicorn_settings(address: Address, options: dict[str, Any]) -> dict[str, Any]:
+    """gunicorn's settings for one worker serving `address` in the chosen set-up."""
+    worker = options.get("http_worker") or "gthread"
+    if worker not in HTTP_WORKERS:
+        raise ValueError(f"Expected `http_worker` to be one of {list(HTTP_WORKERS)}, got {worker!r}")
+    if address.family == "unix":
+        bind = f"unix:{address.path}"
+    else:
+        bind = f"[{address.host}]:{address.port}" if ":" in address.host else f"{address.host}:{address.port}"
+    level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
+    settings: dict[str, Any] = {
+        "bind": [bind],
+        "workers": 1,
+        "worker_class": worker,
+        "umask": 0o177,  # the unix socket file is created 0600
+        # 0 turns off the master's heartbeat kill: a long generation would otherwise be cut at 30 s.
+        "timeout": 0,
+        "graceful_timeout": GRACEFUL_TIMEOUT_S,
+        "errorlog": "-",
+        "accesslog": None,
+        "loglevel": level if level in ("debug", "info", "warning", "error", "critical") else "warning",
+        "proc_name": "sidecar-http-json",
+    }
+    if os.path.isdir("/dev/shm"):
+        settings["worker_tmp_dir"] = "/dev/shm"  # the heartbeat file's fchmod never touches a disk
+    if worker == "gthread":
+        settings.update(threads=GTHREAD_THREADS, keepalive=KEEPALIVE_S)
+    return settings
+
+
+def bound_address(requested: Address, listener_name: Any) -> Address:
+    """The address a listener is really bound to (the real port when port 0 was asked for)."""
+    if requested.family == "unix":
+        return requested
+    return Address("tcp", host=requested.host, port=int(listener_name[1]))
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """In a worker: be killed when the master dies, even by SIGKILL, so no worker is orphaned."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            logging.getLogger("sidecars.http_json").warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if os.getppid() != parent_pid:  # the master died before prctl took effect
+        os._exit(1)
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, core: Core, settings: dict[str, Any], max_body_bytes: int) -> None:
+        self._core = core
+        self._settings = settings
+        self._max_body_bytes = max_body_bytes
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._settings.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return create_app(self._core, self._max_body_bytes)
+
+
+def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Callable[[Address], None]) -> None:
+    max_bytes = int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES)
+    settings = gunicorn_settings(address, options)
+    master_pid = os.getpid()
+
+    def when_ready(arbiter: Any) -> None:
+        on_ready(bound_address(address, arbiter.LISTENERS[0].sock.getsockname()))
+
+    def post_fork(_arbiter: Any, _worker: Any) -> None:
+        die_with_parent(master_pid)
+
+    settings.update(when_ready=when_ready, post_fork=post_fork)
+    try:
+        _Server(core, settings, max_bytes).run()
+    except SystemExit as exc:
+        # gunicorn's master ends with sys.exit(0) after a graceful stop; anything else, and any
+        # exit of the forked worker, keeps its status.
+        if os.getpid() != master_pid or exc.code not in (0, None):
+            raise

@@ -1,0 +1,139 @@
+"""The `msgpack` wire: `[u32 BE N][msgpack map]` frames, each request with an `id` (docs/protocol.md).
+
+The socket layer is the one `framed` uses (stream_server.py); only the codec differs. Requests on
+one connection are answered in order, but the id lets a client match replies without relying on it.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Any, Callable
+
+import msgpack
+
+from ..address import Address
+from ..cores.base import Core, check_image_batch
+from ..errors import SidecarError, to_sidecar_error
+from ..ops import MAX_BATCH_IMAGES, generate_request
+from .framing import DEFAULT_MAX_FRAME_BYTES
+from .stream_server import serve_stream
+
+Send = Callable[[list[bytes]], None]
+
+_LENGTH = struct.Struct(">I")
+_MAX_ID = 2**64 - 1
+# The echo reply `{"id": id, "payload": <bin>}` is assembled around the payload by hand, so a large
+# payload goes out without being copied through a Packer.
+_ECHO_MAP = b"\x82\xa2id"
+_PAYLOAD_KEY = b"\xa7payload"
+
+
+def bin_header(size: int) -> bytes:
+    """The msgpack bin 8/16/32 header for `size` bytes."""
+    if size < 0x100:
+        return b"\xc4" + bytes((size,))
+    if size < 0x10000:
+        return b"\xc5" + size.to_bytes(2, "big")
+    return b"\xc6" + size.to_bytes(4, "big")
+
+
+class MsgpackSession:
+    """One connection's codec. Not shared between threads: each connection has its own."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+        self._packer = msgpack.Packer(use_bin_type=True)
+        self._ops: dict[str, Callable[[int, dict[str, Any], Send], None]] = {
+            "echo": self._echo,
+            "classify": self._classify,
+            "generate": self._generate,
+        }
+
+    def on_frame(self, body: bytes, send: Send) -> None:
+        request_id: int | None = None
+        try:
+            request = _decode(body)
+            request_id = _request_id(request)
+            op = request.get("op")
+            if not isinstance(op, str):
+                raise SidecarError("BAD_INPUT", f"Expected `op` to be a string, got {_type_name(op)}")
+            handler = self._ops.get(op)
+            if handler is None:
+                raise SidecarError("UNKNOWN_TYPE", f"Expected `op` to be one of {sorted(self._ops)}, got {op!r}")
+            handler(request_id, request, send)
+        except (ConnectionError, BrokenPipeError):
+            raise
+        except Exception as exc:  # a bad request is answered, never fatal to the sidecar
+            send([self._frame({"id": request_id, "error": to_sidecar_error(exc).to_dict()})])
+
+    def on_stream_error(self, error: SidecarError) -> bytes | None:
+        return self._frame({"id": None, "error": error.to_dict()})
+
+    def _frame(self, reply: dict[str, Any]) -> bytes:
+        body = self._packer.pack(reply)
+        return _LENGTH.pack(len(body)) + body
+
+    def _echo(self, request_id: int, request: dict[str, Any], send: Send) -> None:
+        payload = self._core.echo(_bin(request, "payload"))
+        head = _ECHO_MAP + self._packer.pack(request_id) + _PAYLOAD_KEY + bin_header(len(payload))
+        send([_LENGTH.pack(len(head) + len(payload)) + head, payload])
+
+    def _classify(self, request_id: int, request: dict[str, Any], send: Send) -> None:
+        images = _bin(request, "images")
+        check_image_batch(images, MAX_BATCH_IMAGES)
+        result = self._core.classify(images)
+        reply = {"id": request_id, "labels": bytes(result.labels), "compute_ns": int(result.compute_ns)}
+        send([self._frame(reply)])
+
+    def _generate(self, request_id: int, request: dict[str, Any], send: Send) -> None:
+        stream = request.get("stream", False)
+        if stream is None:
+            stream = False
+        if not isinstance(stream, bool):
+            raise SidecarError("BAD_INPUT", f"Expected `stream` to be a boolean, got {stream!r}")
+        events = self._core.generate(generate_request(request))
+        text: list[str] = []
+        stats: dict[str, Any] = {}
+        for event in events:
+            text.append(event.text)
+            if stream and event.text:
+                send([self._frame({"id": request_id, "token": event.text})])
+            if event.done:
+                stats = event.stats
+        final: dict[str, Any] = {"id": request_id, "response": "".join(text), "stats": stats}
+        if stream:
+            final["done"] = True
+        send([self._frame(final)])
+
+
+def _decode(body: bytes) -> dict[str, Any]:
+    try:
+        value = msgpack.unpackb(body, raw=False)
+    except Exception as exc:  # every msgpack failure (bad bytes, extra data, bad UTF-8) is bad input
+        message = f"Expected one msgpack map, got {len(body)} bytes that do not decode ({exc!r})"
+        raise SidecarError("BAD_INPUT", message) from exc
+    if not isinstance(value, dict):
+        raise SidecarError("BAD_INPUT", f"Expected a msgpack map, got {_type_name(value)}")
+    return value
+
+
+def _request_id(request: dict[str, Any]) -> int:
+    request_id = request.get("id")
+    if isinstance(request_id, bool) or not isinstance(request_id, int) or not 0 <= request_id <= _MAX_ID:
+        raise SidecarError("BAD_INPUT", f"Expected `id` to be an unsigned integer, got {request_id!r}")
+    return request_id
+
+
+def _bin(request: dict[str, Any], name: str) -> bytes:
+    value = request.get(name)
+    if not isinstance(value, bytes):
+        raise SidecarError("BAD_INPUT", f"Expected `{name}` to be msgpack bin, got {_type_name(value)}")
+    return value
+
+
+def _type_name(value: object) -> str:
+    return "nothing" if value is None else type(value).__name__
+
+
+def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Callable[[Address], None]) -> None:
+    max_bytes = int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES)
+    serve_stream(address, lambda: MsgpackSession(core), on_ready, max_bytes)
