@@ -42,7 +42,10 @@ export async function withSpawnedSidecar<T>(target: SidecarTarget, config: Resol
       }
       return openClients(target, sidecar.address, config, count);
     },
-    crashed: () => sidecar.hasExited(),
+    crashed: async (graceMs = 1000) => {
+      if (!sidecar.hasExited()) await Promise.race([sidecar.exited, new Promise((r) => setTimeout(r, graceMs))]);
+      return sidecar.hasExited();
+    },
   };
   try {
     return await body(lease);
@@ -60,7 +63,7 @@ export async function withConnectedSidecar<T>(target: SidecarTarget, config: Res
     ...(target.httpSetup === undefined ? {} : { httpSetup: target.httpSetup }),
     facts: { connect: formatAddress(address) },
     connect: (count) => openClients(target, address, config, count),
-    crashed: () => false,
+    crashed: () => Promise.resolve(false),
   };
   return body(lease);
 }

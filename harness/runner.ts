@@ -44,12 +44,13 @@ export async function runBenchmark(options: RunOptions): Promise<RunResult> {
     result.finishedAt = new Date().toISOString();
     if (options.onUpdate !== undefined) pending = pending.then(() => options.onUpdate?.(result));
   };
+  let trial = 1;
   const ctx: SuiteContext = {
     config,
     signal,
     progress,
     emit(cell) {
-      result.cells.push(cell);
+      result.cells.push(config.trials > 1 ? { ...cell, trial } : cell);
       progress.done(cell);
       save();
     },
@@ -59,13 +60,16 @@ export async function runBenchmark(options: RunOptions): Promise<RunResult> {
     },
     withSidecar: (target, body) => (config.connect === undefined ? withSpawnedSidecar(target, config, body) : withConnectedSidecar(target, config, body)),
   };
-  for (const suite of config.suites) {
-    if (signal.aborted) break;
-    try {
-      await (await SUITE_RUNNERS[suite]())(ctx);
-    } catch (error) {
-      const e = toHarnessError(error);
-      ctx.check({ name: `${suite}: suite`, ok: false, detail: `${e.code}: ${e.message}` });
+  // Trials repeat the whole matrix with fresh sidecars, so they are independent samples.
+  for (trial = 1; trial <= config.trials && !signal.aborted; trial++) {
+    for (const suite of config.suites) {
+      if (signal.aborted) break;
+      try {
+        await (await SUITE_RUNNERS[suite]())(ctx);
+      } catch (error) {
+        const e = toHarnessError(error);
+        ctx.check({ name: `${suite}: suite`, ok: false, detail: `${e.code}: ${e.message}` });
+      }
     }
   }
   result.status = signal.aborted

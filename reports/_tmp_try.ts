@@ -1,9 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { renderReport } from './html.js';
-const r = JSON.parse(readFileSync('/tmp/rep-run/results.json', 'utf8'));
-const t = performance.now();
+const r = JSON.parse(readFileSync(process.argv[2]!, 'utf8'));
 const html = await renderReport(r);
-console.log('ms', performance.now() - t, html.length);
-writeFileSync('/tmp/rep-try.html', html);
-console.log((html.match(/data-chart(-absent|-error)?="[^"]+"/g) ?? []).join('\n'));
-console.log(/https?:/.test(html));
+writeFileSync(process.argv[3]!, html);
+for (const m of html.matchAll(/.{30}(<script|<link|<img|<iframe|@import|url\(|@font-face).{40}/gi)) console.log(m[0]);

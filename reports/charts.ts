@@ -52,6 +52,13 @@ const ok = (result: RunResult, keep: (c: CellResult) => boolean): CellResult[] =
 const base = (c: CellResult): { transport: string; family: string; suite: string } => ({ transport: seriesLabel(c), family: c.family, suite: c.suite });
 const BYTES_LABEL = "datum.value >= 1048576 ? format(datum.value / 1048576, '~g') + ' MiB' : datum.value >= 1024 ? format(datum.value / 1024, '~g') + ' KiB' : format(datum.value, '~g') + ' B'";
 
+/** One cell per id: with `--trials N` the trial with the median p50 (stacked bars cannot aggregate by median). */
+function medianTrial(cells: readonly CellResult[]): CellResult[] {
+  const groups = new Map<string, CellResult[]>();
+  for (const c of cells) groups.set(c.id, [...(groups.get(c.id) ?? []), c]);
+  return [...groups.values()].map((g) => g.sort((a, b) => (a.latency?.p50Us ?? 0) - (b.latency?.p50Us ?? 0))[Math.floor((g.length - 1) / 2)] as CellResult);
+}
+
 function absent(id: string, title: string, caption: string): Chart {
   return { id, title, caption };
 }
@@ -187,8 +194,7 @@ export function overheadBreakdownChart(result: RunResult): Chart {
   const cells = ok(result, (c) => c.suite === 'cifar' && c.scenario === 'single-stream' && c.latency !== undefined && finite(c.metrics['compute_us']));
   if (cells.length === 0) return absent(id, title, caption);
   const smallest = Math.min(...cells.map((c) => c.batch ?? 1));
-  const values = cells
-    .filter((c) => (c.batch ?? 1) === smallest)
+  const values = medianTrial(cells.filter((c) => (c.batch ?? 1) === smallest))
     .flatMap((c) => {
       const compute = c.metrics['compute_us'] as number;
       return [
@@ -204,7 +210,7 @@ export function overheadBreakdownChart(result: RunResult): Chart {
       mark: 'bar',
       encoding: {
         y: { field: 'transport', type: 'nominal', title: null, sort: labelOrder(values.map((v) => v.transport)) },
-        x: { field: 'us', type: 'quantitative', aggregate: 'median', stack: 'zero', title: 'p50 latency (µs)' },
+        x: { field: 'us', type: 'quantitative', stack: 'zero', title: 'p50 latency (µs)' },
         color: { field: 'part', type: 'nominal', title: 'part', scale: { domain: ['model compute', 'transport + harness'], range: ['#54a24b', '#bab0ac'] } },
         order: { field: 'part', sort: 'ascending' },
       },

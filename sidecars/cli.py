@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     p.add_argument("--cache-size", type=int, default=1024)
-    p.add_argument("--stall-ms", type=int, default=0, help=argparse.SUPPRESS)  # fault injection for tests
+    # Fault injection for the harness's reliability tests (sidecars/faults.py).
+    p.add_argument("--stall-ms", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--crash-after", type=int, default=0, help=argparse.SUPPRESS)
     return p
 
 
@@ -68,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # any load failure is reported, with its cause, as a startup error
         print(f"sidecar: cannot load model `{args.model}`: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_STARTUP
-    if args.stall_ms:
-        from .faults import stalling
-        core = stalling(core, args.stall_ms)
+    if args.stall_ms or args.crash_after:
+        from .faults import with_faults
+        core = with_faults(core, args.stall_ms, args.crash_after)
 
     def on_ready(bound: Address) -> None:
         line = {"event": "ready", "model": args.model, "transport": args.transport,

@@ -1,33 +1,56 @@
-"""Fault injection for tests: a core that stalls on every request (a hung model)."""
+"""Fault injection for tests of the harness's reliability: a model that hangs or dies.
+
+`--stall-ms MS` sleeps before every request (a slow or hung model). `--crash-after N` kills the
+process, without cleanup, on request N+1 (a segfaulting extension, an OOM kill).
+"""
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
-from typing import Any
+from typing import Any, Iterator
 
-from .cores.base import Core
+from .cores.base import ClassifyResult, Core, GenerateEvent, GenerateRequest
 
 
-class _Stalling(Core):
-    def __init__(self, inner: Core, stall_ms: int) -> None:
+class _Faulty(Core):
+    def __init__(self, inner: Core, stall_ms: int, crash_after: int) -> None:
         self._inner = inner
         self._stall_s = stall_ms / 1000
+        self._crash_after = crash_after
+        self._served = 0
+        self._lock = threading.Lock()
         self.name = inner.name
 
     def info(self) -> dict[str, Any]:
-        return {**self._inner.info(), "stall_ms": int(self._stall_s * 1000)}
+        faults = {"stall_ms": int(self._stall_s * 1000), "crash_after": self._crash_after}
+        return {**self._inner.info(), "faults": {k: v for k, v in faults.items() if v}}
+
+    def class_names(self) -> list[str]:
+        return self._inner.class_names()
+
+    def _before(self) -> None:
+        with self._lock:
+            self._served += 1
+            served = self._served
+        if self._crash_after and served > self._crash_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self._stall_s:
+            time.sleep(self._stall_s)
 
     def echo(self, payload: bytes) -> bytes:
-        time.sleep(self._stall_s)
+        self._before()
         return self._inner.echo(payload)
 
-    def classify(self, images: bytes):  # type: ignore[no-untyped-def]
-        time.sleep(self._stall_s)
+    def classify(self, images: bytes) -> ClassifyResult:
+        self._before()
         return self._inner.classify(images)
 
-    def generate(self, request):  # type: ignore[no-untyped-def]
-        time.sleep(self._stall_s)
+    def generate(self, request: GenerateRequest) -> Iterator[GenerateEvent]:
+        self._before()
         return self._inner.generate(request)
 
 
-def stalling(core: Core, stall_ms: int) -> Core:
-    return _Stalling(core, stall_ms)
+def with_faults(core: Core, stall_ms: int, crash_after: int) -> Core:
+    return _Faulty(core, stall_ms, crash_after) if stall_ms or crash_after else core

@@ -15,7 +15,7 @@ import { measureCifarBaseline, type CifarBaseline } from './cifar-baseline.js';
 import { accuracyChecks, agreementCheck } from './cifar-checks.js';
 import { loadCifarWorkload, type CifarWorkload } from './cifar-workload.js';
 import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
-import { describeKey, loadOptions } from './measure.js';
+import { describeKey, loadOptions, lostSidecar } from './measure.js';
 
 const IMAGE_BYTES = 3072;
 
@@ -84,7 +84,7 @@ async function measureSingle(ctx: SuiteContext, lease: SidecarLease, key: CellKe
       metrics['echo_3072_p50_us'] = echoUs;
       metrics['floor_ratio'] = p50 / (baseline.singleP50Us + echoUs);
     }
-    ctx.emit(cellFromOutcome(key, outcome, { metrics, sidecar: lease.facts, crashed: lease.crashed() }));
+    ctx.emit(cellFromOutcome(key, outcome, { metrics, sidecar: lease.facts, crashed: await lostSidecar(lease, outcome) }));
     return outcome.abortedBy === undefined ? predicted : undefined;
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
@@ -113,7 +113,7 @@ async function measureOffline(ctx: SuiteContext, lease: SidecarLease, key: CellK
       cellFromOutcome(key, outcome, {
         metrics: { images_per_s: imagesPerS, offline_ratio: imagesPerS !== null && inProcess !== undefined ? imagesPerS / inProcess : null },
         sidecar: lease.facts,
-        crashed: lease.crashed(),
+        crashed: await lostSidecar(lease, outcome),
       }),
     );
   } finally {

@@ -22,8 +22,11 @@ export interface SidecarLease {
   readonly facts: Record<string, unknown>;
   /** Open `count` clients (one connection each). */
   connect(count: number): Promise<Transport[]>;
-  /** True when the process died (so a lost connection is reported as a crash). */
-  crashed(): boolean;
+  /**
+   * Whether the process died (so a lost connection is reported as a crash). The socket can close
+   * a moment before the exit is seen, so this waits up to `graceMs` for it.
+   */
+  crashed(graceMs?: number): Promise<boolean>;
 }
 
 export interface SidecarTarget {

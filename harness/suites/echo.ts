@@ -10,12 +10,15 @@ import { TRANSPORT_NAMES, type Transport } from '../../transports/types.js';
 import { startNativePeer } from '../calibration/native-peer.js';
 import { HarnessError, toHarnessError } from '../errors.js';
 import { closedLoop } from '../load/closed-loop.js';
+import { datasetLoop } from '../load/dataset-loop.js';
 import type { CellKey } from '../results.js';
 import { cellFromOutcome, failedCell } from './cell.js';
 import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
-import { describeKey, loadOptions, measureClosedCell } from './measure.js';
+import { describeKey, loadOptions, lostSidecar, measureClosedCell, measureOpenCell, SERVER_CONNECTIONS, serverDurationMs } from './measure.js';
 
 const CONCURRENCY_PAYLOAD_BYTES = 3072;
+const OFFLINE_CONNECTIONS = 4;
+const OFFLINE_DEPTH = 8;
 
 function payloadOf(bytes: number): Uint8Array {
   return Uint8Array.from({ length: bytes }, (_, i) => (i * 31 + 7) & 0xff);
@@ -43,13 +46,51 @@ function echoKeys(ctx: SuiteContext, base: Pick<CellKey, 'transport' | 'family' 
       keys.push({ suite: 'echo', scenario: 'concurrency', ...base, payloadBytes: CONCURRENCY_PAYLOAD_BYTES, concurrency });
     }
   }
+  if (scenarios.includes('server')) {
+    for (const targetRps of ctx.config.ratesRps) {
+      keys.push({ suite: 'echo', scenario: 'server', ...base, payloadBytes: CONCURRENCY_PAYLOAD_BYTES, concurrency: SERVER_CONNECTIONS, targetRps });
+    }
+  }
+  if (scenarios.includes('offline')) {
+    keys.push({ suite: 'echo', scenario: 'offline', ...base, payloadBytes: CONCURRENCY_PAYLOAD_BYTES, concurrency: OFFLINE_CONNECTIONS * OFFLINE_DEPTH });
+  }
   return keys;
 }
 
 async function measureEchoKeys(ctx: SuiteContext, lease: SidecarLease, keys: readonly CellKey[]): Promise<void> {
   for (const key of keys) {
     const payload = payloadOf(key.payloadBytes ?? 0);
-    await measureClosedCell(ctx, lease, { key, request: (client) => () => client.echo(payload), check: echoCheck(payload) });
+    const check = echoCheck(payload);
+    if (key.scenario === 'server' && key.targetRps !== undefined) {
+      await measureOpenCell(ctx, lease, { key: { ...key, targetRps: key.targetRps }, request: (client) => () => client.echo(payload), check, durationMs: serverDurationMs(ctx) });
+    } else if (key.scenario === 'offline') {
+      await measureOfflineEcho(ctx, lease, key, payload, check);
+    } else {
+      await measureClosedCell(ctx, lease, { key, request: (client) => () => client.echo(payload), check });
+    }
+  }
+}
+
+/**
+ * Offline: a fixed batch of requests released at once, OFFLINE_DEPTH in flight on each of
+ * OFFLINE_CONNECTIONS connections; throughput is what it took to get through all of them.
+ */
+async function measureOfflineEcho(ctx: SuiteContext, lease: SidecarLease, key: CellKey, payload: Uint8Array, check: (r: unknown) => void): Promise<void> {
+  ctx.progress.start(describeKey(key));
+  let clients: Transport[];
+  try {
+    clients = await lease.connect(OFFLINE_CONNECTIONS);
+  } catch (error) {
+    ctx.emit(failedCell(key, toHarnessError(error), lease.facts));
+    return;
+  }
+  try {
+    const workers = clients.flatMap((c) => Array.from({ length: OFFLINE_DEPTH }, () => () => c.echo(payload)));
+    const count = ctx.config.quick ? 2000 : 20_000;
+    const outcome = await datasetLoop(workers, count, { windowMs: ctx.config.windowMs, stabilityPct: ctx.config.stabilityPct, signal: ctx.signal, onResult: (_i, r) => check(r) });
+    ctx.emit(cellFromOutcome(key, outcome, { sidecar: lease.facts, crashed: await lostSidecar(lease, outcome) }));
+  } finally {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   }
 }
 
@@ -80,7 +121,7 @@ async function measureNativePeer(ctx: SuiteContext, family: 'unix' | 'tcp'): Pro
         for (let i = 0; i < count; i++) clients.push(await factory({ address: peer.address, timeoutMs: ctx.config.timeoutMs, maxFrameBytes: 64 * 1024 * 1024 }));
         return clients;
       },
-      crashed: () => peer.hasExited(),
+      crashed: async () => peer.hasExited(),
     };
     await measureEchoKeys(ctx, lease, keys);
   } finally {

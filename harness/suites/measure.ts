@@ -2,6 +2,7 @@
 import type { Transport } from '../../transports/types.js';
 import { toHarnessError } from '../errors.js';
 import { closedLoop, type Request } from '../load/closed-loop.js';
+import type { LoadOutcome } from '../load/outcome.js';
 import type { CellKey } from '../results.js';
 import { cellFromOutcome, failedCell } from './cell.js';
 import type { SidecarLease, SuiteContext } from './context.js';
@@ -39,6 +40,11 @@ export function describeKey(key: CellKey): string {
   return parts.join(' ');
 }
 
+/** A connection lost because the process died is a crash; ask only when the cell lost its connection. */
+export async function lostSidecar(lease: SidecarLease, outcome: LoadOutcome): Promise<boolean> {
+  return outcome.abortedBy?.code === 'SIDECAR_CLOSED' ? lease.crashed() : false;
+}
+
 export async function measureClosedCell(ctx: SuiteContext, lease: SidecarLease, spec: ClosedCellSpec): Promise<void> {
   if (ctx.signal.aborted) return;
   ctx.progress.start(describeKey(spec.key));
@@ -53,8 +59,56 @@ export async function measureClosedCell(ctx: SuiteContext, lease: SidecarLease, 
     const workers = clients.map((client, i) => spec.request(client, i));
     const outcome = await closedLoop(workers, { ...loadOptions(ctx), ...(spec.check === undefined ? {} : { check: spec.check }) });
     const metrics = spec.metrics?.({ requests: outcome.requests - outcome.errors, durationNs: outcome.durationNs }) ?? {};
-    ctx.emit(cellFromOutcome(spec.key, outcome, { metrics, sidecar: lease.facts, crashed: lease.crashed() }));
+    ctx.emit(cellFromOutcome(spec.key, outcome, { metrics, sidecar: lease.facts, crashed: await lostSidecar(lease, outcome) }));
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   }
+}
+
+/** Open-loop cells draw on this many connections, which bounds what can be in flight at once. */
+export const SERVER_CONNECTIONS = 16;
+
+export interface OpenCellSpec {
+  readonly key: CellKey & { readonly targetRps: number };
+  readonly request: (client: Transport) => () => Promise<unknown>;
+  readonly check?: (result: unknown) => void;
+  readonly durationMs: number;
+  readonly connections?: number;
+}
+
+/** The server scenario: Poisson arrivals at `targetRps`, latency from each scheduled send time. */
+export async function measureOpenCell(ctx: SuiteContext, lease: SidecarLease, spec: OpenCellSpec): Promise<void> {
+  if (ctx.signal.aborted) return;
+  ctx.progress.start(describeKey(spec.key));
+  let clients: Transport[] = [];
+  try {
+    clients = await lease.connect(spec.connections ?? SERVER_CONNECTIONS);
+  } catch (error) {
+    ctx.emit(failedCell(spec.key, toHarnessError(error), lease.facts));
+    return;
+  }
+  try {
+    const { openLoop } = await import('../load/open-loop.js');
+    const outcome = await openLoop(
+      clients.map((c) => spec.request(c)),
+      {
+        ratePerS: spec.key.targetRps,
+        durationMs: spec.durationMs,
+        windowMs: ctx.config.windowMs,
+        stabilityPct: ctx.config.stabilityPct,
+        maxQueue: Math.max(100, spec.key.targetRps),
+        signal: ctx.signal,
+        ...(spec.check === undefined ? {} : { check: spec.check }),
+      },
+    );
+    const metrics = { achieved_rps: outcome.achievedRps, dropped: outcome.dropped, scheduled: outcome.scheduled, send_delay_p50_us: outcome.sendDelayP50Us };
+    ctx.emit(cellFromOutcome(spec.key, outcome, { metrics, sidecar: lease.facts, crashed: await lostSidecar(lease, outcome) }));
+  } finally {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  }
+}
+
+/** Server-scenario run length: long enough for several windows at the configured window size. */
+export function serverDurationMs(ctx: SuiteContext): number {
+  return ctx.config.windowMs * Math.max(4, ctx.config.minWindows * 2);
 }

@@ -1,0 +1,119 @@
+/**
+ * The CLI end to end, as a user runs it: real sidecars, real sockets, results on disk. Covers the
+ * reliability promises: a crashing or hanging sidecar fails its cells with a code while the rest
+ * of the matrix runs; Ctrl-C keeps what was measured and leaves no sidecar behind.
+ */
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import type { RunResult } from '../results.js';
+import { REPO_ROOT } from '../paths.js';
+
+const BIN = path.join(REPO_ROOT, 'harness', 'bin.js');
+const FAST = ['--warmup', '20', '--warmup-ms', '10', '--window-ms', '100', '--min-windows', '2', '--max-windows', '3'];
+
+async function outDir(): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), 'sidecar-bench-cli-'));
+}
+
+async function readResults(dir: string): Promise<RunResult> {
+  return JSON.parse(await readFile(path.join(dir, 'results.json'), 'utf8')) as RunResult;
+}
+
+function alive(pid: unknown): boolean {
+  if (typeof pid !== 'number') return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('sidecar-bench run', () => {
+  it('writes real echo rows for framed over unix and tcp, with the calibration floors', async () => {
+    const out = await outDir();
+    const run = await execa('node', [BIN, 'run', '--suite', 'echo', '--transports', 'framed', '--payloads', '0,3072', '--concurrency', '1,4', ...FAST, '--out', out], { reject: false });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const result = await readResults(out);
+    expect(result.status).toBe('ok');
+    const find = (transport: string, family: string, payload: number) => result.cells.find((c) => c.transport === transport && c.family === family && c.scenario === 'single-stream' && c.payloadBytes === payload);
+    for (const family of ['unix', 'tcp']) {
+      for (const transport of ['framed', 'native-peer']) {
+        const cell = find(transport, family, 3072);
+        expect(cell?.status).toBe('ok');
+        expect(cell?.requests ?? 0).toBeGreaterThan(50);
+        expect(cell?.latency?.p50Us ?? 0).toBeGreaterThan(0);
+      }
+    }
+    expect(result.cells.find((c) => c.transport === 'no-op')?.status).toBe('ok');
+    const csv = await readFile(path.join(out, 'results.csv'), 'utf8');
+    expect(csv.split('\n')[0]).toContain('suite,scenario,transport,family,http_setup,payload_bytes,concurrency,batch');
+    expect(csv).toMatch(/\necho,single-stream,framed,tcp,,3072,1,/);
+    expect(result.environment.cores).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('fails the cells of a sidecar that crashes mid-run, runs the rest, writes results, exits 1', async () => {
+    const out = await outDir();
+    const args = ['run', '--suite', 'echo', '--transports', 'framed', '--families', 'unix', '--payloads', '64,3072', '--scenarios', 'single-stream', ...FAST, '--sidecar-arg=--crash-after', '--sidecar-arg=300', '--out', out];
+    const run = await execa('node', [BIN, ...args], { reject: false, timeout: 90_000 });
+    expect(run.exitCode).toBe(1);
+    const result = await readResults(out);
+    const framed = result.cells.filter((c) => c.transport === 'framed');
+    expect(framed).toHaveLength(2); // the second cell ran on a restarted sidecar
+    for (const cell of framed) {
+      expect(cell.status).toBe('failed');
+      expect(cell.error?.code).toBe('SIDECAR_CRASHED');
+    }
+    expect(result.cells.filter((c) => c.transport === 'native-peer').every((c) => c.status === 'ok')).toBe(true);
+    expect(result.status).toBe('partial');
+  }, 120_000);
+
+  it('fails a hung sidecar with TIMEOUT instead of hanging', async () => {
+    const out = await outDir();
+    const args = ['run', '--suite', 'echo', '--transports', 'framed', '--families', 'tcp', '--payloads', '64', '--scenarios', 'single-stream', '--no-calibration', ...FAST, '--timeout-ms', '500', '--sidecar-arg=--stall-ms', '--sidecar-arg=10000', '--out', out];
+    const run = await execa('node', [BIN, ...args], { reject: false, timeout: 60_000 });
+    expect(run.exitCode).toBe(1);
+    const result = await readResults(out);
+    const cell = result.cells.find((c) => c.transport === 'framed');
+    expect(cell?.error?.code).toBe('TIMEOUT');
+  }, 90_000);
+
+  it('on Ctrl-C writes what was measured, stops every sidecar, exits non-zero', async () => {
+    const out = await outDir();
+    const args = ['run', '--suite', 'echo', '--transports', 'framed,msgpack', '--families', 'unix', '--payloads', '0,64,3072,65536', '--window-ms', '400', '--min-windows', '3', '--max-windows', '3', '--out', out];
+    const child = execa('node', [BIN, ...args], { reject: false });
+    let result: RunResult | undefined;
+    for (let i = 0; i < 300 && result === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      try {
+        const partial = await readResults(out);
+        if (partial.cells.some((c) => c.transport === 'framed')) result = partial;
+      } catch {
+        // not written yet
+      }
+    }
+    expect(result).toBeDefined();
+    child.kill('SIGINT');
+    const done = await child;
+    expect(done.exitCode).not.toBe(0);
+    const final = await readResults(out);
+    expect(final.status).toBe('interrupted');
+    expect(final.cells.length).toBeGreaterThanOrEqual(result?.cells.length ?? 0);
+    const pids = final.cells.map((c) => c.sidecar?.['pid']).filter((p) => p !== undefined);
+    expect(pids.length).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 300));
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+  }, 120_000);
+
+  it('rejects bad flags with exit code 2 and a message naming the flag and value', async () => {
+    const run = await execa('node', [BIN, 'run', '--concurrency', '0'], { reject: false });
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain('`--concurrency`');
+    expect(run.stderr).toContain('`0`');
+    const unknown = await execa('node', [BIN, 'frobnicate'], { reject: false });
+    expect(unknown.exitCode).toBe(2);
+  });
+});
