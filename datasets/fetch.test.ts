@@ -26,7 +26,8 @@ const archive = gzipSync(
 );
 const md5 = (bytes: Uint8Array): string => createHash('md5').update(bytes).digest('hex');
 const corrupt = Uint8Array.from(archive);
-corrupt[Math.floor(archive.length / 2)] ^= 0xff;
+const flipAt = Math.floor(archive.length / 2);
+corrupt[flipAt] = (corrupt[flipAt] as number) ^ 0xff;
 const cutArchive = archive.subarray(0, archive.length - 40);
 
 let server: Server;

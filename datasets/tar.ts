@@ -60,7 +60,8 @@ function parseHeader(block: Uint8Array): Extract<TarEvent, { kind: 'entry' }> {
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : (block[i] as number);
   const stored = octal(block, 148, 8, 'checksum');
   if (stored !== sum) throw broken(`header checksum is ${stored}, computed ${sum}`);
-  const prefix = text(block, 257, 6).startsWith('ustar') ? text(block, 345, 155) : '';
+  // Only POSIX ustar (`ustar\0`) has a name prefix there; GNU tar (`ustar `) keeps times in those bytes.
+  const prefix = text(block, 257, 6) === 'ustar' ? text(block, 345, 155) : '';
   const base = text(block, 0, 100);
   const flag = String.fromCharCode(block[156] as number);
   const type = flag === '0' || flag === '\0' ? 'file' : flag === '5' ? 'directory' : 'other';

@@ -45,7 +45,34 @@ function transportColour(result: RunResult, shown: readonly { transport: string 
   const range = domain.map((l) => PALETTE[Math.max(0, all.indexOf(l)) % PALETTE.length] as string);
   return { field: 'transport', type: 'nominal', title: 'transport', scale: { domain, range } } as const;
 }
-const familyDash = { field: 'family', type: 'nominal', title: 'family' } as const;
+const FAMILY_ORDER = ['unix', 'tcp', 'in-process'];
+const DASHES = [[1, 0], [6, 3], [2, 2]];
+/** Solid unix, dashed tcp, dotted in-process, in every chart; the legend draws line samples, not dots. */
+function familyDash(shown: readonly { family: string }[]) {
+  const domain = FAMILY_ORDER.filter((f) => shown.some((v) => v.family === f));
+  return {
+    field: 'family',
+    type: 'nominal',
+    title: 'family',
+    scale: { domain, range: domain.map((f) => DASHES[FAMILY_ORDER.indexOf(f)] as number[]) },
+    legend: { symbolType: 'stroke', symbolStrokeColor: '#333', symbolStrokeWidth: 2, symbolSize: 300 },
+  } as const;
+}
+type Layered = Pick<Extract<TopLevelSpec, { layer: unknown }>, 'encoding' | 'layer'>;
+type Position = NonNullable<NonNullable<Layered['encoding']>['x']>;
+
+/**
+ * One line per transport x family with a dot at each measurement. The dash (family) sits on the line
+ * layer only: with points on the same layer Vega-Lite draws the dash legend invisible.
+ */
+function seriesLines(result: RunResult, values: readonly { transport: string; family: string }[], x: Position, y: Position): Layered {
+  return {
+    encoding: { x, y, color: transportColour(result, values), detail: { field: 'family', type: 'nominal' } },
+    layer: [{ mark: 'line', encoding: { strokeDash: familyDash(values) } }, { mark: { type: 'point', filled: true } }],
+  };
+}
+
+const familyFacet = { field: 'family', type: 'nominal', title: 'family', sort: FAMILY_ORDER } as const;
 const finite = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
 const ok = (result: RunResult, keep: (c: CellResult) => boolean): CellResult[] => result.cells.filter((c) => c.status === 'ok' && keep(c));
 /** The fields every chart row carries: colour (transport), dash or facet (family), facet (suite). */
@@ -77,7 +104,7 @@ export function latencyPercentilesChart(result: RunResult): Chart {
   });
   const spec: TopLevelSpec = {
     data: { values },
-    facet: { column: { field: 'family', type: 'nominal', title: 'family', sort: ['unix', 'tcp', 'in-process'] } },
+    facet: { column: familyFacet },
     resolve: { scale: { x: 'independent' } },
     spec: {
       height: 220,
@@ -106,14 +133,12 @@ export function latencyVsPayloadChart(result: RunResult): Chart {
     data: { values },
     width: 520,
     height: 300,
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: 'payloadBytes', type: 'quantitative', title: 'payload', scale: { type: 'symlog' }, axis: { values: ticks, labelExpr: BYTES_LABEL } },
-      y: { field: 'p50Us', type: 'quantitative', aggregate: 'median', title: 'p50 latency (µs)', scale: { type: 'log' } },
-      color: transportColour(result, values),
-      strokeDash: familyDash,
-      detail: { field: 'family', type: 'nominal' },
-    },
+    ...seriesLines(
+      result,
+      values,
+      { field: 'payloadBytes', type: 'quantitative', title: 'payload', scale: { type: 'symlog' }, axis: { values: ticks, labelExpr: BYTES_LABEL } },
+      { field: 'p50Us', type: 'quantitative', aggregate: 'median', title: 'p50 latency (µs)', scale: { type: 'log' } },
+    ),
   };
   return { id, title, caption, spec };
 }
@@ -130,15 +155,13 @@ export function throughputVsConcurrencyChart(result: RunResult): Chart {
   const unit = {
     width: 360,
     height: 260,
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: 'concurrency', type: 'ordinal', title: 'requests in flight' },
-      y: { field: 'rps', type: 'quantitative', aggregate: 'median', title: 'throughput (req/s)' },
-      color: transportColour(result, values),
-      strokeDash: familyDash,
-      detail: { field: 'family', type: 'nominal' },
-    },
-  } as const;
+    ...seriesLines(
+      result,
+      values,
+      { field: 'concurrency', type: 'ordinal', title: 'requests in flight', axis: { labelAngle: 0 } },
+      { field: 'rps', type: 'quantitative', aggregate: 'median', title: 'throughput (req/s)' },
+    ),
+  };
   const spec: TopLevelSpec =
     suites.size > 1
       ? { data: { values }, facet: { column: { field: 'suite', type: 'nominal' } }, resolve: { scale: { y: 'independent' } }, spec: unit }
@@ -160,7 +183,6 @@ export function serverScenarioChart(result: RunResult): Chart {
     ...(c.latency === undefined ? {} : { p99Us: c.latency.p99Us }),
   }));
   const x = { field: 'targetRps', type: 'quantitative', title: 'offered (req/s)' } as const;
-  const series = { color: transportColour(result, values), strokeDash: familyDash, detail: { field: 'family', type: 'nominal' } } as const;
   const rows = [...new Set(values.map((v) => v.suite))].map((suite) => ({
     transform: [{ filter: { field: 'suite', equal: suite } }],
     hconcat: [
@@ -170,15 +192,14 @@ export function serverScenarioChart(result: RunResult): Chart {
         height: 240,
         layer: [
           { mark: { type: 'line', strokeDash: [3, 3], color: '#999' }, encoding: { x, y: { field: 'targetRps', type: 'quantitative' } } },
-          { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'achievedRps', type: 'quantitative', aggregate: 'median', title: 'achieved (req/s)' }, ...series } },
+          seriesLines(result, values, x, { field: 'achievedRps', type: 'quantitative', aggregate: 'median', title: 'achieved (req/s)' }),
         ],
       },
       {
         title: `${suite}: p99 latency`,
         width: 300,
         height: 240,
-        mark: { type: 'line', point: true },
-        encoding: { x, y: { field: 'p99Us', type: 'quantitative', aggregate: 'median', title: 'p99 (µs)', scale: { type: 'log' } }, ...series },
+        ...seriesLines(result, values, x, { field: 'p99Us', type: 'quantitative', aggregate: 'median', title: 'p99 (µs)', scale: { type: 'log' } }),
       },
     ],
   }));
@@ -204,7 +225,7 @@ export function overheadBreakdownChart(result: RunResult): Chart {
     });
   const spec: TopLevelSpec = {
     data: { values },
-    facet: { row: { field: 'family', type: 'nominal', title: 'family' } },
+    facet: { row: familyFacet },
     spec: {
       width: 480,
       mark: 'bar',
@@ -223,7 +244,7 @@ export function overheadBreakdownChart(result: RunResult): Chart {
 export function cifarAccuracyChart(result: RunResult): Chart {
   const id = 'cifar-accuracy';
   const title = 'CIFAR-10 accuracy per transport';
-  const caption = 'Top-1 accuracy over the test images classified through each transport. Every bar should be the same height: the wire must not change the answers.';
+  const caption = 'Top-1 accuracy over the test images classified through each transport. Every bar should be the same length: the wire must not change the answers.';
   const cells = ok(result, (c) => c.suite === 'cifar' && finite(c.metrics['accuracy']));
   if (cells.length === 0) return absent(id, title, caption);
   const values = cells.map((c) => ({ ...base(c), accuracy: c.metrics['accuracy'] as number }));
@@ -231,7 +252,7 @@ export function cifarAccuracyChart(result: RunResult): Chart {
   const x = { field: 'accuracy', type: 'quantitative', aggregate: 'median', title: 'top-1 accuracy', scale: { domain: [0, 1] as number[] } } as const;
   const spec: TopLevelSpec = {
     data: { values },
-    facet: { row: { field: 'family', type: 'nominal', title: 'family' } },
+    facet: { row: familyFacet },
     spec: {
       width: 420,
       layer: [
@@ -287,14 +308,12 @@ export function cifarOfflineChart(result: RunResult): Chart {
     data: { values },
     width: 480,
     height: 280,
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: 'batch', type: 'quantitative', title: 'batch size (images per request)', scale: { type: 'log', base: 2 }, axis: { values: ticks } },
-      y: { field: 'imagesPerS', type: 'quantitative', aggregate: 'median', title: 'images/s' },
-      color: transportColour(result, values),
-      strokeDash: familyDash,
-      detail: { field: 'family', type: 'nominal' },
-    },
+    ...seriesLines(
+      result,
+      values,
+      { field: 'batch', type: 'quantitative', title: 'batch size (images per request)', scale: { type: 'log', base: 2 }, axis: { values: ticks } },
+      { field: 'imagesPerS', type: 'quantitative', aggregate: 'median', title: 'images/s' },
+    ),
   };
   return { id, title, caption, spec };
 }
@@ -309,7 +328,7 @@ const GEMMA_METRICS = [
 export function gemmaChart(result: RunResult): Chart {
   const id = 'gemma-generation';
   const title = 'Gemma generation: TTFT, inter-token latency, tokens/s';
-  const caption = 'One row per figure, one group of bars per generation length (sampling steps). Streaming cells are shown when the run has them (TTFT is only meaningful there). Lower is better for the latencies, higher for tokens/s.';
+  const caption = 'One row per measure, one group of bars per generation length (sampling steps). Streaming cells are shown when the run has them (TTFT is only meaningful there). Lower is better for the latencies, higher for tokens/s.';
   const all = ok(result, (c) => c.suite === 'gemma' && GEMMA_METRICS.some(([m]) => finite(c.metrics[m])));
   const cells = all.some((c) => c.streaming === true) ? all.filter((c) => c.streaming === true) : all;
   if (cells.length === 0) return absent(id, title, caption);
@@ -320,7 +339,7 @@ export function gemmaChart(result: RunResult): Chart {
     data: { values },
     facet: {
       row: { field: 'metric', type: 'nominal', title: null, sort: GEMMA_METRICS.map(([, l]) => l) },
-      column: { field: 'family', type: 'nominal', title: 'family' },
+      column: familyFacet,
     },
     resolve: { scale: { y: 'independent' } },
     spec: {
@@ -328,7 +347,7 @@ export function gemmaChart(result: RunResult): Chart {
       height: 160,
       mark: 'bar',
       encoding: {
-        x: { field: 'steps', type: 'ordinal', title: 'sampling steps' },
+        x: { field: 'steps', type: 'ordinal', title: 'sampling steps', axis: { labelAngle: 0 } },
         xOffset: { field: 'transport', type: 'nominal', sort: labelOrder(values.map((v) => v.transport)) },
         y: { field: 'value', type: 'quantitative', aggregate: 'median', title: null },
         color: transportColour(result, values),
@@ -355,7 +374,7 @@ export function calibrationChart(result: RunResult): Chart {
   const x = { field: 'ratio', type: 'quantitative', aggregate: 'median', title: 'p50 / native-peer p50' } as const;
   const spec: TopLevelSpec = {
     data: { values },
-    facet: { row: { field: 'family', type: 'nominal', title: 'family' } },
+    facet: { row: familyFacet },
     spec: {
       width: 420,
       layer: [

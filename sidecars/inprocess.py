@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 from .cores import create_core
 from .cores.base import IMAGE_BYTES, Core
+from .inprocess_gemma import add_arguments as add_gemma_arguments
+from .inprocess_gemma import run_gemma
 
 DEFAULT_MAX_BATCH = 1024
 
@@ -93,7 +95,7 @@ def run_cifar(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # One runner per model; a text model (gemma) adds its own runner and flags beside this one.
-RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {"cifar": run_cifar}
+RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {"cifar": run_cifar, "gemma": run_gemma}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -102,10 +104,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--weights", default=None, help="weights file (default: the core's own)")
     parser.add_argument("--device", default="auto", choices=("cpu", "cuda", "auto"))
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
-    parser.add_argument("--images", required=True, help="file of K*3072 planar RGB bytes")
+    parser.add_argument("--images", help="file of K*3072 planar RGB bytes (cifar)")
     parser.add_argument("--batch-sizes", type=_positive_ints, default=[1, 256])
     parser.add_argument("--repeat-single", type=int, default=1, help="passes over the images, one at a time")
+    add_gemma_arguments(parser)
     args = parser.parse_args(argv)
+    if args.model == "cifar" and not args.images:
+        parser.error("Expected --images FILE for --model cifar")
     if args.repeat_single < 1:
         parser.error(f"Expected `--repeat-single` to be a positive integer, got {args.repeat_single}")
     if args.threads is not None and args.threads < 1:

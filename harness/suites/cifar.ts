@@ -15,9 +15,10 @@ import { measureCifarBaseline, type CifarBaseline } from './cifar-baseline.js';
 import { accuracyChecks, agreementCheck } from './cifar-checks.js';
 import { loadCifarWorkload, type CifarWorkload } from './cifar-workload.js';
 import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
-import { describeKey, loadOptions, lostSidecar } from './measure.js';
+import { describeKey, loadOptions, lostSidecar, measureOpenCell, SERVER_CONNECTIONS, serverDurationMs } from './measure.js';
 
 const IMAGE_BYTES = 3072;
+const SERVER_LOAD_FRACTIONS = [0.5, 0.9];
 
 function targets(ctx: SuiteContext): SidecarTarget[] {
   const list: SidecarTarget[] = [];
@@ -134,9 +135,13 @@ export async function runCifarSuite(ctx: SuiteContext): Promise<void> {
   const scenarios = ctx.config.scenarios;
   const concurrency = scenarios.includes('concurrency') ? ctx.config.concurrency.filter((c) => c > 1) : [];
   const batches = scenarios.includes('offline') ? ctx.config.batchSizes : [];
-  ctx.progress.plan(1 + batches.length + list.length * (1 + concurrency.length + batches.length));
+  const serverCells = scenarios.includes('server') ? SERVER_LOAD_FRACTIONS.length : 0;
+  ctx.progress.plan(1 + batches.length + list.length * (1 + concurrency.length + batches.length + serverCells));
 
   const baseline = await measureCifarBaseline(ctx, workload.images);
+  // Offered rates relative to what the model does in-process, one image at a time: below and near saturation.
+  const capacity = 1e6 / baseline.singleP50Us;
+  const rates = scenarios.includes('server') ? SERVER_LOAD_FRACTIONS.map((f) => Math.max(1, Math.round(capacity * f))) : [];
   for (const check of accuracyChecks(workload, baseline.labels)) ctx.check(check);
   const predictions = new Map<string, Uint8Array>();
   for (const target of list) {
@@ -149,6 +154,15 @@ export async function runCifarSuite(ctx: SuiteContext): Promise<void> {
         if (predicted !== undefined) predictions.set(`${target.transport}/${target.family}`, predicted);
         for (const c of concurrency) await measureSingle(ctx, lease, { ...base, scenario: 'concurrency', concurrency: c, batch: 1 }, workload, baseline);
         for (const batch of batches) await measureOffline(ctx, lease, { ...base, scenario: 'offline', concurrency: 1, batch }, workload, baseline);
+        for (const targetRps of rates) {
+          let next = 0;
+          const count = workload.images.length / IMAGE_BYTES;
+          await measureOpenCell(ctx, lease, {
+            key: { ...base, scenario: 'server', concurrency: SERVER_CONNECTIONS, batch: 1, targetRps },
+            request: (client) => () => client.classify(image(workload, next++ % count)),
+            durationMs: serverDurationMs(ctx),
+          });
+        }
       });
     } catch (error) {
       ctx.emit(failedCell(single, toHarnessError(error)));
