@@ -54,10 +54,10 @@ describe('sidecar-bench classify', () => {
   }, 120_000);
 
   // Apart from the test above: this one measures the model's weights, not the CLI.
-  it.skipIf(!haveModel)('gets at least 14 of the 20 sample labels right', () => {
+  it.skipIf(!haveModel)('gets at least 12 of the 20 (the model is 70.8% on the full test set; 13 of these 20 at training time) sample labels right', () => {
     expect(predicted, 'the classify run above failed').toHaveLength(20);
     const correct = predicted.filter((label, i) => label === LABELS[i]).length;
-    expect(correct, `predicted ${predicted.join(' ')}, expected ${LABELS.join(' ')}`).toBeGreaterThanOrEqual(14);
+    expect(correct, `predicted ${predicted.join(' ')}, expected ${LABELS.join(' ')}`).toBeGreaterThanOrEqual(12);
   });
 
   it('fails on a non-PNG with exit 1 and a message naming the file, before starting a sidecar', async () => {

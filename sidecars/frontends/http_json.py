@@ -99,7 +99,7 @@ def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Calla
         on_ready(bound_address(address, arbiter.LISTENERS[0].sock.getsockname()))
 
     def post_fork(_arbiter: Any, _worker: Any) -> None:
-        pass
+        die_with_parent(master_pid)
 
     settings.update(when_ready=when_ready, post_fork=post_fork)
     try:
