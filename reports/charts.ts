@@ -45,8 +45,10 @@ function transportColour(result: RunResult, shown: readonly { transport: string 
   const range = domain.map((l) => PALETTE[Math.max(0, all.indexOf(l)) % PALETTE.length] as string);
   return { field: 'transport', type: 'nominal', title: 'transport', scale: { domain, range } } as const;
 }
+
 const FAMILY_ORDER = ['unix', 'tcp', 'in-process'];
 const DASHES = [[1, 0], [6, 3], [2, 2]];
+
 /** Solid unix, dashed tcp, dotted in-process, in every chart; the legend draws line samples, not dots. */
 function familyDash(shown: readonly { family: string }[]) {
   const domain = FAMILY_ORDER.filter((f) => shown.some((v) => v.family === f));
@@ -58,6 +60,7 @@ function familyDash(shown: readonly { family: string }[]) {
     legend: { symbolType: 'stroke', symbolStrokeColor: '#333', symbolStrokeWidth: 2, symbolSize: 300 },
   } as const;
 }
+
 type Layered = Pick<Extract<TopLevelSpec, { layer: unknown }>, 'encoding' | 'layer'>;
 type Position = NonNullable<NonNullable<Layered['encoding']>['x']>;
 
@@ -211,7 +214,7 @@ export function serverScenarioChart(result: RunResult): Chart {
 export function overheadBreakdownChart(result: RunResult): Chart {
   const id = 'overhead-breakdown';
   const title = 'CIFAR single-stream: model compute vs transport overhead';
-  const caption = "Each bar is one request's p50: the model's own compute time (reported by the sidecar) and the rest (encoding, IPC, decoding, harness). The in-process row is the model with no IPC at all.";
+  const caption = "Each bar is one request's p50: the model's own compute time (from the wire where the transport carries it, else the in-process baseline's) and the rest (encoding, IPC, decoding, harness). The in-process row is the model with no IPC at all.";
   const cells = ok(result, (c) => c.suite === 'cifar' && c.scenario === 'single-stream' && c.latency !== undefined && finite(c.metrics['compute_us']));
   if (cells.length === 0) return absent(id, title, caption);
   const smallest = Math.min(...cells.map((c) => c.batch ?? 1));
@@ -226,6 +229,7 @@ export function overheadBreakdownChart(result: RunResult): Chart {
   const spec: TopLevelSpec = {
     data: { values },
     facet: { row: familyFacet },
+    resolve: { scale: { y: 'independent' } },
     spec: {
       width: 480,
       mark: 'bar',
@@ -253,6 +257,7 @@ export function cifarAccuracyChart(result: RunResult): Chart {
   const spec: TopLevelSpec = {
     data: { values },
     facet: { row: familyFacet },
+    resolve: { scale: { y: 'independent' } },
     spec: {
       width: 420,
       layer: [
@@ -328,8 +333,8 @@ const GEMMA_METRICS = [
 export function gemmaChart(result: RunResult): Chart {
   const id = 'gemma-generation';
   const title = 'Gemma generation: TTFT, inter-token latency, tokens/s';
-  const caption = 'One row per measure, one group of bars per generation length (sampling steps). Streaming cells are shown when the run has them (TTFT is only meaningful there). Lower is better for the latencies, higher for tokens/s.';
-  const all = ok(result, (c) => c.suite === 'gemma' && GEMMA_METRICS.some(([m]) => finite(c.metrics[m])));
+  const caption = 'Single-stream generation: one row per measure, one group of bars per generation length (sampling steps). Streaming cells are shown when the run has them (TTFT and inter-token gaps are only observable there). Lower is better for the latencies, higher for tokens/s.';
+  const all = ok(result, (c) => c.suite === 'gemma' && c.scenario === 'single-stream' && GEMMA_METRICS.some(([m]) => finite(c.metrics[m])));
   const cells = all.some((c) => c.streaming === true) ? all.filter((c) => c.streaming === true) : all;
   if (cells.length === 0) return absent(id, title, caption);
   const values = cells.flatMap((c) =>
@@ -375,6 +380,7 @@ export function calibrationChart(result: RunResult): Chart {
   const spec: TopLevelSpec = {
     data: { values },
     facet: { row: familyFacet },
+    resolve: { scale: { y: 'independent' } },
     spec: {
       width: 420,
       layer: [

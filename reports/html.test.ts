@@ -9,6 +9,7 @@ import { mulberry32 } from '../harness/stats/bootstrap.js';
 import { allCharts, seriesLabel } from './charts.js';
 import { esc, renderReport } from './html.js';
 import { environmentRows, formatUs, summaryRow } from './summary.js';
+import { renderSvg } from './svg.js';
 
 // Fixtures: the shape of a real `run --suite echo --transports framed --quick` (floors, both
 // families, five payloads, three concurrency levels) with invented but plausible numbers, and
@@ -193,6 +194,15 @@ describe('renderReport', () => {
 });
 
 describe('charts', () => {
+  it('draw without Vega or Vega-Lite warnings', async () => {
+    for (const chart of allCharts(fullRun())) {
+      const warnings: string[] = [];
+      if (chart.spec !== undefined) await renderSvg(chart.spec, warnings);
+      // Layered bars and labels in facets with independent scales: the same data, as Vega-Lite assumes.
+      expect(warnings.filter((w) => !w.includes('faceted independent scales')), chart.id).toEqual([]);
+    }
+  }, 30_000);
+
   it('names a series by transport, with the HTTP set-up', () => {
     expect(seriesLabel({ transport: 'framed' })).toBe('framed');
     expect(seriesLabel({ transport: 'http-json', httpSetup: 'sync' })).toBe('http-json (sync)');

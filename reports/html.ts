@@ -79,7 +79,7 @@ function header(result: RunResult): string {
   const statusClass = result.status === 'ok' ? 'ok' : 'bad';
   return `<h1>sidecar-bench report</h1>
 <p>Run status <span class="${statusClass}">${esc(result.status)}</span>: ${result.cells.length} cells, ${failed} failed;
-suites ${esc(result.config.suites.join(', '))}; started ${esc(result.startedAt)}, finished ${esc(result.finishedAt)};
+suites ${esc(Array.isArray(result.config.suites) ? result.config.suites.join(', ') : 'unknown')}; started ${esc(result.startedAt)}, finished ${esc(result.finishedAt)};
 harness ${esc(result.harnessVersion)}, results schema ${esc(result.schemaVersion)}.</p>
 <nav><a href="#how-to-read">How to read this</a><a href="#checks">Checks</a><a href="#charts">Charts</a><a href="#summary">Summary</a><a href="#environment">Environment</a></nav>`;
 }

@@ -7,13 +7,21 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 
 /** A loader that never touches the network or the disk, so a spec cannot make the build fetch. */
 const offlineLoader = vega.loader();
-offlineLoader.load = (uri: string): Promise<string> => Promise.reject(new Error(`report charts hold their data inline; refusing to load \`${uri}\``));
+const refuse = (uri: string): Promise<never> => Promise.reject(new Error(`report charts hold their data inline; refusing to load \`${uri}\``));
+offlineLoader.load = refuse;
+offlineLoader.sanitize = refuse;
 
-export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none', loader: offlineLoader });
+/**
+ * Render a spec to SVG. Vega and Vega-Lite warnings go to `warnings` (when given) instead of the
+ * console, so building a report prints nothing; the tests read them.
+ */
+export async function renderSvg(spec: TopLevelSpec, warnings: string[] = []): Promise<string> {
+  const logger = vega.logger(vega.Warn, undefined, (_method, _level, args) => {
+    warnings.push(args.map(String).join(' '));
+  });
+  const view = new vega.View(vega.parse(compile(spec, { logger }).spec), { renderer: 'none', loader: offlineLoader, logger });
   try {
-    const svg = await view.toSVG();
-    return inlineSvg(svg);
+    return inlineSvg(await view.toSVG());
   } finally {
     view.finalize();
   }

@@ -45,17 +45,18 @@ def error_response(error: SidecarError, status: int | None = None) -> Response:
     return json_response({"error": error.to_dict()}, status or STATUS_BY_CODE[error.code])
 
 
-def read_object() -> dict[str, Any]:
-    """The request body as a JSON object, at most MAX_CONTENT_LENGTH bytes.
+def read_object(limit: int) -> dict[str, Any]:
+    """The request body as a JSON object of at most `limit` bytes.
 
-    Werkzeug 2.2 checks MAX_CONTENT_LENGTH only for form data, so the raw body is checked here.
+    Read from the WSGI input directly: Werkzeug 2.2's request.stream adds a wrapper and checks
+    MAX_CONTENT_LENGTH only for form data, so the limit is checked here either way.
     """
-    limit = request.max_content_length
-    declared = request.content_length
-    if limit is not None and declared is not None and declared > limit:
+    environ = request.environ
+    declared = environ.get("CONTENT_LENGTH")
+    if declared and declared.isdigit() and int(declared) > limit:
         raise RequestEntityTooLarge(f"Expected a request body of at most {limit} bytes, got {declared}")
-    body = request.stream.read(-1 if limit is None else limit + 1)
-    if limit is not None and len(body) > limit:
+    body = environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
         raise RequestEntityTooLarge(f"Expected a request body of at most {limit} bytes, got more")
     try:
         value = json.loads(body)
@@ -109,14 +110,14 @@ def create_app(core: Core, max_body_bytes: int) -> Flask:
 
     @app.post("/echo")
     def echo() -> Response:
-        prompt = string_field(read_object(), "prompt")
+        prompt = string_field(read_object(max_body_bytes), "prompt")
         # JSON strings may hold lone surrogates (`"\ud800"`); surrogatepass keeps them round-trippable.
         echoed = core.echo(prompt.encode("utf-8", "surrogatepass"))
         return json_response({"echo_prompt": echoed.decode("utf-8", "surrogatepass")})
 
     @app.post("/prompt")
     def prompt() -> Response:
-        fields = read_object()
+        fields = read_object(max_body_bytes)
         stream = fields.get("stream", False)
         if not isinstance(stream, bool):
             raise SidecarError("BAD_INPUT", f"Expected `stream` to be a boolean, got {type(stream).__name__}")
@@ -137,7 +138,7 @@ def create_app(core: Core, max_body_bytes: int) -> Flask:
 
     @app.post("/classify")
     def classify() -> Response:
-        image = base64_field(read_object(), "image")
+        image = base64_field(read_object(max_body_bytes), "image")
         if len(image) != IMAGE_BYTES:
             raise SidecarError("BAD_INPUT", f"Expected `image` to hold {IMAGE_BYTES} bytes, got {len(image)}")
         result = core.classify(image)
@@ -148,7 +149,7 @@ def create_app(core: Core, max_body_bytes: int) -> Flask:
 
     @app.post("/classify_batch")
     def classify_batch() -> Response:
-        images = base64_field(read_object(), "images")
+        images = base64_field(read_object(max_body_bytes), "images")
         check_image_batch(images, MAX_BATCH_IMAGES)
         result = core.classify(images)
         return json_response({"labels": list(result.labels), "compute_ns": result.compute_ns})

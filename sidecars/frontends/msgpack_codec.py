@@ -21,10 +21,12 @@ Send = Callable[[list[bytes]], None]
 
 _LENGTH = struct.Struct(">I")
 _MAX_ID = 2**64 - 1
-# The echo reply `{"id": id, "payload": <bin>}` is assembled around the payload by hand, so a large
-# payload goes out without being copied through a Packer.
+# The echo reply `{"id": id, "payload": <bin>}` is assembled around the payload by hand: one copy
+# for a small payload, none for a large one (it goes out as a buffer of its own).
 _ECHO_MAP = b"\x82\xa2id"
 _PAYLOAD_KEY = b"\xa7payload"
+_SEPARATE_ABOVE = 64 * 1024
+_unpackb = msgpack.unpackb  # raw=False is the default: str stays str, bin stays bytes
 
 
 def bin_header(size: int) -> bytes:
@@ -54,7 +56,7 @@ class MsgpackSession:
             request = _decode(body)
             request_id = _request_id(request)
             op = request.get("op")
-            if not isinstance(op, str):
+            if type(op) is not str:
                 raise SidecarError("BAD_INPUT", f"Expected `op` to be a string, got {_type_name(op)}")
             handler = self._ops.get(op)
             if handler is None:
@@ -74,8 +76,14 @@ class MsgpackSession:
 
     def _echo(self, request_id: int, request: dict[str, Any], send: Send) -> None:
         payload = self._core.echo(_bin(request, "payload"))
-        head = _ECHO_MAP + self._packer.pack(request_id) + _PAYLOAD_KEY + bin_header(len(payload))
-        send([_LENGTH.pack(len(head) + len(payload)) + head, payload])
+        size = len(payload)
+        packed_id = self._packer.pack(request_id)
+        bin_head = bin_header(size)
+        length = _LENGTH.pack(len(_ECHO_MAP) + len(packed_id) + len(_PAYLOAD_KEY) + len(bin_head) + size)
+        if size > _SEPARATE_ABOVE:
+            send([b"".join((length, _ECHO_MAP, packed_id, _PAYLOAD_KEY, bin_head)), payload])
+        else:
+            send([b"".join((length, _ECHO_MAP, packed_id, _PAYLOAD_KEY, bin_head, payload))])
 
     def _classify(self, request_id: int, request: dict[str, Any], send: Send) -> None:
         images = _bin(request, "images")
@@ -107,25 +115,25 @@ class MsgpackSession:
 
 def _decode(body: bytes) -> dict[str, Any]:
     try:
-        value = msgpack.unpackb(body, raw=False)
+        value = _unpackb(body)
     except Exception as exc:  # every msgpack failure (bad bytes, extra data, bad UTF-8) is bad input
         message = f"Expected one msgpack map, got {len(body)} bytes that do not decode ({exc!r})"
         raise SidecarError("BAD_INPUT", message) from exc
-    if not isinstance(value, dict):
+    if type(value) is not dict:
         raise SidecarError("BAD_INPUT", f"Expected a msgpack map, got {_type_name(value)}")
     return value
 
 
 def _request_id(request: dict[str, Any]) -> int:
     request_id = request.get("id")
-    if isinstance(request_id, bool) or not isinstance(request_id, int) or not 0 <= request_id <= _MAX_ID:
+    if type(request_id) is not int or not 0 <= request_id <= _MAX_ID:  # bool is not int here
         raise SidecarError("BAD_INPUT", f"Expected `id` to be an unsigned integer, got {request_id!r}")
     return request_id
 
 
 def _bin(request: dict[str, Any], name: str) -> bytes:
     value = request.get(name)
-    if not isinstance(value, bytes):
+    if type(value) is not bytes:
         raise SidecarError("BAD_INPUT", f"Expected `{name}` to be msgpack bin, got {_type_name(value)}")
     return value
 

@@ -9,11 +9,12 @@ import torch
 
 
 def read_torch_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors of a torch checkpoint, loaded with weights_only (no pickled code runs) where torch has it."""
+    """Tensors of a torch checkpoint, loaded with weights_only so that no pickled code runs."""
     params = inspect.signature(torch.load).parameters
     kwargs: dict[str, Any] = {"map_location": "cpu"}
-    if "weights_only" in params:
-        kwargs["weights_only"] = True
+    if "weights_only" not in params:  # without it torch.load would run any pickled code in the file
+        raise ValueError(f"torch {torch.__version__} cannot load weights safely (no weights_only); refusing {path}")
+    kwargs["weights_only"] = True
     if "mmap" in params:  # torch >= 2.1: a 7B checkpoint is paged in instead of read into memory
         kwargs["mmap"] = True
     try:
