@@ -88,6 +88,15 @@ function byId(result: RunResult): Map<string, CellResult[]> {
   return map;
 }
 
+// The floors (native peer, no-op, in-process) measure the machine, not the code: shown, never gating.
+const FLOORS = new Set(['native-peer', 'no-op', 'in-process']);
+
+function floorsDoNotGate(cell: CellComparison): CellComparison {
+  const transport = cell.id.split('/')[2] ?? '';
+  if (!FLOORS.has(transport) || !cell.gate) return cell;
+  return { ...cell, gate: false, note: `${cell.note === undefined ? '' : `${cell.note}; `}a floor row: reported, not gated` };
+}
+
 function compareCell(id: string, base: Pooled, head: Pooled, options: Required<CompareOptions>): CellComparison {
   if (!head.ok) return { id, measure: options.metric, verdict: 'failed', gate: base.ok, note: `head failed: ${head.code ?? 'unknown'}${base.ok ? '' : ' (failed in base too)'}` };
   if (!base.ok) return { id, measure: options.metric, verdict: 'new', gate: false, note: `base failed: ${base.code ?? 'unknown'}` };
@@ -135,7 +144,7 @@ export function compareResults(base: RunResult, head: RunResult, options: Compar
   const cells: CellComparison[] = [];
   for (const [id, group] of baseCells) {
     const other = headCells.get(id);
-    cells.push(other === undefined ? { id, measure: resolved.metric, verdict: 'missing', gate: false } : compareCell(id, pool(group), pool(other), resolved));
+    cells.push(other === undefined ? { id, measure: resolved.metric, verdict: 'missing', gate: false } : floorsDoNotGate(compareCell(id, pool(group), pool(other), resolved)));
   }
   for (const id of headCells.keys()) if (!baseCells.has(id)) cells.push({ id, measure: resolved.metric, verdict: 'new', gate: false });
   const counts: Record<Verdict, number> = { regressed: 0, improved: 0, unchanged: 0, new: 0, missing: 0, failed: 0 };
