@@ -109,7 +109,7 @@ export const createGrpcTransport: TransportFactory = async (options: TransportOp
         reject(new HarnessError('SIDECAR_CLOSED', 'The gRPC transport is closed'));
         return;
       }
-      const callOptions = { deadline: Date.now() + options.timeoutMs };
+      const callOptions = { deadline: Date.now() + options.timeoutMs }; // grpc-js deadlines are wall-clock times
       client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, argument, callOptions, (error, reply) => {
         if (error !== null || reply === undefined) reject(fromGrpcError(error));
         else resolve(reply);

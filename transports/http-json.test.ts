@@ -1,12 +1,15 @@
 /**
  * The http-json transport against real sidecars (Flask under gunicorn), in both gunicorn set-ups.
- * Echo fidelity runs the full family x set-up matrix; faults run on one family per set-up.
+ * Echo fidelity runs the full family x set-up matrix; the rest runs on one family per set-up.
+ * Longer than the house's 250 lines because each group shares its live sidecars (start-up is
+ * the slow part), and the raw-socket and /proc helpers serve only these tests.
  */
 import { Buffer } from 'node:buffer';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HarnessError } from '../harness/errors.js';
+import { sidecarPython } from '../harness/paths.js';
 import { startSidecar, type Sidecar } from '../harness/sidecar.js';
 import { FAMILIES, type Address, type Family } from './address.js';
 import { createHttpJsonTransport, createSseParser } from './http-json.js';
@@ -38,6 +41,34 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   }
   throw new Error('Expected the call to fail, it succeeded');
 }
+
+// A core that classifies and generates, served by the real front-end, for what the echo model cannot do.
+const FAKE_SIDECAR = `
+import json, os, sys, time
+from sidecars.address import parse_address
+from sidecars.cores.base import ClassifyResult, Core, GenerateEvent
+from sidecars.frontends.http_json import serve
+
+class Fake(Core):
+    name = "fake"
+    def class_names(self):
+        return [f"class{i}" for i in range(10)]
+    def classify(self, images):
+        return ClassifyResult(bytes(images[i] % 10 for i in range(0, len(images), 3072)), 1234)
+    def generate(self, request):
+        words = request.prompt.split()
+        for word in words:
+            if word == "boom":
+                raise RuntimeError("exploded mid-stream")
+            time.sleep(0.02)
+            yield GenerateEvent(word + " ")
+        yield GenerateEvent("", done=True, stats={"output_tokens": len(words), "ttft_ns": 5, "finish_reason": "length"})
+
+def ready(bound):
+    print(json.dumps({"event": "ready", "model": "fake", "transport": "http-json", "address": str(bound), "pid": os.getpid()}), flush=True)
+
+serve(Fake(), parse_address(sys.argv[-1]), {"http_worker": sys.argv[1], "max_frame_bytes": 1 << 20}, ready)
+`;
 
 const bytesOf = (length: number, seed = 0): Uint8Array => Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff);
 
@@ -177,6 +208,46 @@ describe.each(HTTP_SETUPS.flatMap((setup) => FAMILIES.map((family) => [setup, fa
     expect(await codeOf(transport.generateStream({ prompt: 'hi' }, (text) => pieces.push(text)))).toBe('UNSUPPORTED_OP');
     expect(pieces).toEqual([]);
     expect((await transport.echo(Uint8Array.of(1, 2))).length).toBe(2);
+  });
+});
+
+describe.each([
+  ['sync', 'unix'],
+  ['gthread', 'tcp'],
+] as const)('http-json (%s) over %s with a model that classifies and generates', (setup, family) => {
+  let transport: Transport;
+
+  beforeAll(async () => {
+    const peer = await startSidecar({ model: 'fake', transport: 'http-json', family, program: sidecarPython(), args: ['-c', FAKE_SIDECAR, setup] });
+    sidecars.push(peer);
+    transport = await connect(peer.address);
+  });
+
+  it('classifies one image and a batch', async () => {
+    const images = new Uint8Array(2 * 3072);
+    images[0] = 3;
+    images[3072] = 17;
+    expect(await transport.classify(images.subarray(0, 3072))).toEqual({ labels: Uint8Array.of(3), computeNs: 1234 });
+    expect(await transport.classify(images)).toEqual({ labels: Uint8Array.of(3, 7), computeNs: 1234 });
+  });
+
+  it('generates whole, and streamed with each piece arriving before the end', async () => {
+    const expected = { response: 'a b c d e ', stats: { outputTokens: 5, ttftNs: 5, finishReason: 'length' } };
+    expect(await transport.generate({ prompt: 'a b c d e', samplingSteps: 5, temperature: 0 })).toEqual(expected);
+    const arrivals: [string, number][] = [];
+    const reply = await transport.generateStream({ prompt: 'a b c d e' }, (text) => arrivals.push([text, performance.now()]));
+    const doneAt = performance.now();
+    expect(reply).toEqual(expected);
+    expect(arrivals.map(([text]) => text)).toEqual(['a ', 'b ', 'c ', 'd ', 'e ']);
+    expect(doneAt - (arrivals[0]?.[1] ?? doneAt)).toBeGreaterThan(50); // 4 more tokens at 20 ms each: not buffered
+  });
+
+  it('reports a failure mid-stream as MODEL_ERROR, after the text before it', async () => {
+    const pieces: string[] = [];
+    expect(await codeOf(transport.generateStream({ prompt: 'a boom c' }, (text) => pieces.push(text)))).toBe('MODEL_ERROR');
+    expect(pieces).toEqual(['a ']);
+    expect(await codeOf(transport.generate({ prompt: 'a boom' }))).toBe('MODEL_ERROR');
+    expect((await transport.generate({ prompt: 'ok' })).response).toBe('ok ');
   });
 });
 

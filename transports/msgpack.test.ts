@@ -46,7 +46,7 @@ function exchange(address: Address, wire: Uint8Array, replies: number, hangUp = 
       resolve({ replies: got, closed });
     };
     const timer = setTimeout(() => done(false), 1500);
-    socket.on('data', (chunk) => {
+    socket.on('data', (chunk: Buffer) => {
       for (const body of decoder.push(chunk)) got.push(unpackr.unpack(body) as WireReply);
       if (got.length >= replies && !hangUp) setTimeout(() => done(socket.readableEnded), 50);
     });
@@ -74,7 +74,7 @@ describe('msgpack codec', () => {
   it('reads echo replies in place, as fixmap (Python) or map16 (msgpackr), and refuses other shapes', () => {
     const payload = bytes(3072);
     const python = Buffer.concat([Uint8Array.of(0x82, 0xa2, 0x69, 0x64, 0xcd, 0x01, 0x00, 0xa7), Buffer.from('payload'), Uint8Array.of(0xc5, 0x0c, 0x00), payload]);
-    expect(decodeEchoReply(python)).toEqual({ id: 256, payload });
+    expect(decodeEchoReply(python)).toEqual({ id: 256, payload: Buffer.from(payload) });
     expect(decodeEchoReply(plain.pack({ id: 7, payload }))).toEqual({ id: 7, payload: Buffer.from(payload) });
     expect(decodeEchoReply(python.subarray(0, python.length - 1))).toBeUndefined();
     expect(decodeEchoReply(plain.pack({ id: 7, error: { code: 'BAD_INPUT', message: 'x' } }))).toBeUndefined();
@@ -97,7 +97,7 @@ describe('msgpack transport against a peer that answers out of order', () => {
     const server = net.createServer((conn) => {
       const decoder = createFrameDecoder();
       const pending: { id: number; payload: Uint8Array }[] = [];
-      conn.on('data', (chunk) => {
+      conn.on('data', (chunk: Buffer) => {
         for (const body of decoder.push(chunk)) pending.push(unpackr.unpack(body) as { id: number; payload: Uint8Array });
         if (pending.length === 5) for (const request of pending.reverse()) conn.write(packed({ id: request.id, payload: request.payload }));
       });

@@ -35,9 +35,10 @@ const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 
 // Echo is the measured hot path, and its request and reply each have one fixed shape, so they are
-// written and read by hand (plain msgpack, checked against msgpackr and the sidecar in the tests):
-// in situ that took msgpack from about 1.25x to about 1.1x framed's p50. Everything else,
-// and any reply of another shape, goes through msgpackr.
+// written and read by hand (plain msgpack, checked against msgpackr and the sidecar in the tests).
+// In interleaved runs (3072-byte echo p50, 2 cores) that put msgpack at 1.06-1.20x framed, where
+// msgpackr on this path gave 1.23-1.52x. Everything else, and any reply of another shape, goes
+// through msgpackr.
 const ECHO_REQUEST_KEYS = Uint8Array.from([0xa2, ...bytesOf('op'), 0xa4, ...bytesOf('echo'), 0xa7, ...bytesOf('payload')]);
 const ID_KEY = Uint8Array.from([0xa2, ...bytesOf('id')]);
 const PAYLOAD_KEY = Uint8Array.from([0xa7, ...bytesOf('payload')]);

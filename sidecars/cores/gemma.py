@@ -45,7 +45,8 @@ class GemmaCore(Core):
 
     def __init__(self, options: dict[str, Any]) -> None:
         env = {"checkpoint": os.environ.get("MODEL_CHECKPOINT"), "tokenizer": os.environ.get("MODEL_TOKENIZER")}
-        opts = {**DEFAULTS, **{k: v for k, v in env.items() if v}, **{k: v for k, v in options.items() if v is not None}}
+        given = {k: v for k, v in options.items() if v is not None}
+        opts = {**DEFAULTS, **{k: v for k, v in env.items() if v}, **given}
         if opts["arch"] is not None and opts["arch"] not in ARCHES:
             raise ValueError(f"Expected `arch` to be one of {list(ARCHES)}, got {opts['arch']!r}")
         if opts["dtype"] is not None and opts["dtype"] not in DTYPES:
@@ -68,7 +69,8 @@ class GemmaCore(Core):
         built = build_model(o["config"], o["arch"], o["checkpoint"], bool(o["random_init"]), int(o["seed"]),
                             dtype, self._device)
         checkpoint = None if built.weights.startswith("random-init") else built.weights
-        self._tokenizer = load_tokenizer(o["tokenizer"]) if o["tokenizer"] else find_tokenizer(built.model.config, checkpoint)
+        tokenizer = o["tokenizer"]
+        self._tokenizer = load_tokenizer(tokenizer) if tokenizer else find_tokenizer(built.model.config, checkpoint)
         self._model, self._weights = built.model.eval(), built.weights
         # One short generation allocates buffers and picks kernels before the first timed request.
         for _ in self.generate(GenerateRequest("Hello", sampling_steps=2)):
@@ -77,7 +79,7 @@ class GemmaCore(Core):
     def info(self) -> dict[str, Any]:
         model, tokenizer = self._ready()
         return {"device": describe_device(self._device), "arch": model.config.arch, "config": model.config.name,
-                "weights": self._weights, "dtype": str(model.embed.weight.dtype).removeprefix("torch."),
+                "weights": self._weights, "dtype": str(model.dtype).removeprefix("torch."),
                 "params": model.param_count(), "tokenizer": tokenizer.path, "cache_size": self._cache_size,
                 "torch": torch.__version__, "threads": torch.get_num_threads()}
 

@@ -82,6 +82,14 @@ def base64_field(fields: dict[str, Any], name: str) -> bytes:
         raise SidecarError("BAD_INPUT", f"Expected `{name}` to be standard base64, got {exc}") from exc
 
 
+def class_name(core: Core, label: int) -> str:
+    try:
+        names = core.class_names()
+    except SidecarError:  # a classifier without names still answers, with the index as its name
+        return str(label)
+    return names[label] if label < len(names) else str(label)
+
+
 def sse(value: Any) -> bytes:
     return b"data: " + _dumps(value).encode() + b"\n\n"
 
@@ -105,7 +113,7 @@ def sse_events(events: Iterator[GenerateEvent]) -> Iterator[bytes]:
 
 def create_app(core: Core, max_body_bytes: int) -> Flask:
     """The Flask app for `core`; it closes over the core, already loaded, so nothing loads per worker."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no /static route to match against
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
 
     @app.post("/echo")
@@ -143,9 +151,7 @@ def create_app(core: Core, max_body_bytes: int) -> Flask:
             raise SidecarError("BAD_INPUT", f"Expected `image` to hold {IMAGE_BYTES} bytes, got {len(image)}")
         result = core.classify(image)
         label = result.labels[0]
-        names = core.class_names()
-        name = names[label] if label < len(names) else str(label)
-        return json_response({"label": label, "class": name, "compute_ns": result.compute_ns})
+        return json_response({"label": label, "class": class_name(core, label), "compute_ns": result.compute_ns})
 
     @app.post("/classify_batch")
     def classify_batch() -> Response:

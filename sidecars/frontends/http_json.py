@@ -23,9 +23,12 @@ from .http_app import create_app
 
 HTTP_WORKERS = ("sync", "gthread")
 GTHREAD_THREADS = 4
-KEEPALIVE_S = 75  # longer than any gap between a benchmark's requests; gunicorn's default of 2 is not
+# Longer than the client's own idle limit (60 s, transports/http-json.ts), so the client is the one
+# to drop an idle connection and never sends a request on one the server is closing.
+KEEPALIVE_S = 75
 GRACEFUL_TIMEOUT_S = 3  # below the harness's stop grace (5 s), so gunicorn finishes on its own
 PR_SET_PDEATHSIG = 1
+OMP_PAUSE_HARD = 2
 
 
 def gunicorn_settings(address: Address, options: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +78,31 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+def release_openmp_pools() -> None:
+    """In the master, before a fork: free the OpenMP runtime's thread pool, if one is loaded.
+
+    The core ran torch in this process (load and warm-up); a child forked with GNU libgomp's pool
+    in that state hangs on its first parallel region whenever torch uses more than one thread.
+    After a hard pause the child starts a pool of its own.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = {line.split()[-1] for line in maps if "omp" in line.rsplit("/", 1)[-1]}
+    except OSError:
+        return
+    for path in sorted(paths):
+        name = os.path.basename(path)
+        if not name.startswith(("libgomp", "libomp", "libiomp")):
+            continue
+        try:
+            runtime = ctypes.CDLL(path, mode=os.RTLD_NOLOAD)
+            runtime.omp_pause_resource_all(OMP_PAUSE_HARD)
+        except (OSError, AttributeError) as exc:  # an old runtime without omp_pause_resource_all
+            logging.getLogger("sidecars.http_json").warning("cannot release the OpenMP pool of %s: %s", name, exc)
+
+
 class _Server(BaseApplication):  # type: ignore[misc]
     def __init__(self, core: Core, settings: dict[str, Any], max_body_bytes: int) -> None:
         self._core = core
@@ -98,10 +126,13 @@ def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Calla
     def when_ready(arbiter: Any) -> None:
         on_ready(bound_address(address, arbiter.LISTENERS[0].sock.getsockname()))
 
+    def pre_fork(_arbiter: Any, _worker: Any) -> None:
+        release_openmp_pools()
+
     def post_fork(_arbiter: Any, _worker: Any) -> None:
         die_with_parent(master_pid)
 
-    settings.update(when_ready=when_ready, post_fork=post_fork)
+    settings.update(when_ready=when_ready, pre_fork=pre_fork, post_fork=post_fork)
     try:
         _Server(core, settings, max_bytes).run()
     except SystemExit as exc:

@@ -29,13 +29,16 @@ _SEPARATE_ABOVE = 64 * 1024
 _unpackb = msgpack.unpackb  # raw=False is the default: str stays str, bin stays bytes
 
 
+_BIN8, _BIN16, _BIN32 = struct.Struct(">BB"), struct.Struct(">BH"), struct.Struct(">BI")
+
+
 def bin_header(size: int) -> bytes:
     """The msgpack bin 8/16/32 header for `size` bytes."""
     if size < 0x100:
-        return b"\xc4" + bytes((size,))
+        return _BIN8.pack(0xC4, size)
     if size < 0x10000:
-        return b"\xc5" + size.to_bytes(2, "big")
-    return b"\xc6" + size.to_bytes(4, "big")
+        return _BIN16.pack(0xC5, size)
+    return _BIN32.pack(0xC6, size)
 
 
 class MsgpackSession:

@@ -37,11 +37,11 @@ def _sync(device: torch.device) -> None:
 
 def time_decode(model: Transformer, context: int, repeat: int) -> tuple[list[float], float]:
     """(per-step decode times in ms at `context` cached tokens, full-recompute time in ms)."""
-    c, device = model.config, model.embed.weight.device
+    c, device = model.config, model.device
     generator = torch.Generator().manual_seed(context)
     tokens = torch.randint(0, c.vocab_size, (1, context + 1), generator=generator).to(device)
     positions = torch.arange(context + 1, device=device)[None]
-    cache = KVCache(c.n_layers, 1, c.n_kv_heads, context + 1, c.head_dim, model.embed.weight.dtype, device)
+    cache = KVCache(c.n_layers, 1, c.n_kv_heads, context + 1, c.head_dim, model.dtype, device)
     samples = []
     with torch.inference_mode():
         model(tokens[:, :context], positions[:, :context], cache, 0, last_only=True)

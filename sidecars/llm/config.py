@@ -60,7 +60,8 @@ def _gemma(name: str, layers: int, d: int, heads: int, kv: int, head_dim: int, f
     return ModelConfig(name, "gemma", layers, d, heads, kv, head_dim, ffn, vocab, **extra)
 
 
-_GEMMA2: dict[str, Any] = dict(sliding_window=4096, global_every=2, sandwich_norms=True, attn_softcap=50.0, final_softcap=30.0)
+_GEMMA2: dict[str, Any] = dict(sliding_window=4096, global_every=2, sandwich_norms=True, attn_softcap=50.0,
+                               final_softcap=30.0)
 _GEMMA3: dict[str, Any] = dict(sliding_window=512, global_every=6, sandwich_norms=True, qk_norm=True,
                rope_theta=1_000_000.0, rope_theta_local=10_000.0, max_seq_len=32_768)
 

@@ -45,6 +45,12 @@ class Linear(nn.Module):
         return F.linear(x, self.weight)
 
 
+class Embedding(nn.Module):
+    def __init__(self, vocab: int, dim: int, dtype: torch.dtype, device: torch.device) -> None:
+        super().__init__()
+        self.weight = _param(vocab, dim, dtype=dtype, device=device)
+
+
 def rope_tables(positions: Tensor, head_dim: int, theta: float) -> tuple[Tensor, Tensor]:
     """cos and sin of [batch, T, 1, head_dim / 2] for integer positions [batch, T]."""
     exponents = torch.arange(0, head_dim, 2, device=positions.device, dtype=torch.float32) / head_dim
@@ -143,8 +149,7 @@ class Transformer(nn.Module):
         super().__init__()
         device = torch.device(device)
         self.config = c
-        self.embed = nn.Module()
-        self.embed.weight = _param(c.vocab_size, c.d_model, dtype=dtype, device=device)
+        self.embed = Embedding(c.vocab_size, c.d_model, dtype, device)
         self.layers = nn.ModuleList(Block(c, dtype, device) for _ in range(c.n_layers))
         self.norm = RMSNorm(c.d_model, c.norm_eps, 1.0 if c.is_gemma else 0.0, dtype, device)
         if not c.tied_embeddings:
@@ -187,6 +192,14 @@ class Transformer(nn.Module):
         window = self.config.sliding_window
         local = allowed & (q_slots - k_slots < window)[None] if window is not None else allowed
         return allowed[:, None, None], local[:, None, None]
+
+    @property
+    def device(self) -> torch.device:
+        return self.embed.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.embed.weight.dtype
 
     def param_count(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -7,7 +7,7 @@ real token and its padding slots are masked, so a row decodes exactly as it woul
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Generator
 
 import torch
 from torch import Tensor
@@ -69,21 +69,21 @@ def left_pad(prompts: list[list[int]], device: torch.device) -> tuple[Tensor, Te
 
 
 def generate_ids(model: Transformer, prompts: list[list[int]], steps: int, sampling: Sampling,
-                 eos_ids: frozenset[int], cache_size: int) -> Iterator[list[int]]:
+                 eos_ids: frozenset[int], cache_size: int) -> Generator[list[int], None, None]:
     """Yield the next token of every row, `steps` times or until every row has produced an EOS.
 
     A row keeps being computed after its EOS (the batch moves together); callers ignore it.
     Inference mode is entered per step, never held across a yield into the caller's code.
     """
     c = model.config
-    device = model.embed.weight.device
+    device = model.device
     finished = [False] * len(prompts)
     with torch.inference_mode():
         tokens, positions, pad = left_pad(prompts, device)
         mask_pad = pad if bool(pad.any()) else None
         length = tokens.shape[1]
         cache = KVCache(c.n_layers, len(prompts), c.n_kv_heads, cache_size, c.head_dim,
-                        model.embed.weight.dtype, device)
+                        model.dtype, device)
         generator = _generator(sampling, device)
         logits = model(tokens, positions, cache, 0, mask_pad, last_only=True)[:, -1]
         next_ids = select(logits, sampling, generator)
@@ -97,6 +97,6 @@ def generate_ids(model: Transformer, prompts: list[list[int]], steps: int, sampl
                 ids = next_ids.tolist()
                 length += 1
         yield ids
-        finished = [done or token in eos_ids for done, token in zip(finished, ids)]
+        finished = [done or token in eos_ids for done, token in zip(finished, ids, strict=True)]
         if all(finished):
             return

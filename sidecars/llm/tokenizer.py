@@ -124,7 +124,7 @@ class Llama2cTokenizer(Tokenizer):
         # llama2.c's run.c stops at BOS: TinyStories models end a story by starting the next one.
         self.eos_ids = frozenset({1, 2})
         self.strip_leading_space = True  # run.c drops the dummy-prefix space of the first piece after BOS
-        self._ids = {}
+        self._ids: dict[bytes, int] = {}
         for i, piece in enumerate(pieces):
             self._ids.setdefault(piece, i)
 

@@ -18,7 +18,7 @@ def random_init(model: Transformer, seed: int) -> None:
     (the embedding std 1/sqrt(d)) so activations and logits stay of order one, not saturated.
     """
     generators: dict[torch.device, torch.Generator] = {}
-    for name, param in model.named_parameters():
+    for param in model.parameters():
         device = param.device
         if device not in generators:
             generators[device] = torch.Generator(device=device)

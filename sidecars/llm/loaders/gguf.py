@@ -1,4 +1,4 @@
-"""GGUF checkpoints (llama.cpp) through the `gguf` package, dequantized to float32 tensors.
+"""GGUF checkpoints (llama.cpp), dequantized to float32 tensors (K-quants by the `gguf` package).
 
 Supports the gemma, gemma2, gemma3 and llama GGUF architectures. llama.cpp's converter stores
 Gemma norm scales as (1 + w); we subtract 1 because our Gemma RMSNorm adds it back. Q/K rows are
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import CONFIGS, ModelConfig
+from ..config import CONFIGS, Arch, ModelConfig
 from .gguf_file import GGUFTensor, read_gguf_file
 
 _TENSORS = {
@@ -91,7 +91,7 @@ def _config(metadata: dict[str, Any], tensors: list[GGUFTensor], path: Path) -> 
     embd = next(t for t in tensors if t.name == "token_embd.weight")
     heads = int(field(f"{arch}.attention.head_count"))
     d_model = int(field(f"{arch}.embedding_length"))
-    common = dict(
+    common: dict[str, Any] = dict(
         n_layers=int(field(f"{arch}.block_count")), d_model=d_model, n_heads=heads,
         n_kv_heads=int(field(f"{arch}.attention.head_count_kv", heads)),
         head_dim=int(field(f"{arch}.attention.key_length", d_model // heads)),
@@ -110,10 +110,13 @@ def _config(metadata: dict[str, Any], tensors: list[GGUFTensor], path: Path) -> 
                      attn_softcap=field("gemma2.attn_logit_softcapping", 50.0),
                      final_softcap=field("gemma2.final_logit_softcapping", 30.0))
     elif arch == "gemma3":
-        # llama.cpp hard-codes Gemma 3's 5 local : 1 global pattern and the 10k local RoPE base.
-        extra = dict(sliding_window=int(window or 512), global_every=6, sandwich_norms=True, qk_norm=True,
+        # Older llama.cpp files leave out Gemma 3's 5 local : 1 global pattern and 10k local RoPE base.
+        pattern = field("gemma3.attention.sliding_window_pattern", 6)
+        if not isinstance(pattern, int):
+            raise ValueError(f"{path}: per-layer sliding-window patterns are not supported, got {pattern!r}")
+        extra = dict(sliding_window=int(window or 512), global_every=pattern, sandwich_norms=True, qk_norm=True,
                      rope_theta_local=float(field("gemma3.rope.freq_base_swa", 10_000.0)))
-    family = "llama" if arch == "llama" else "gemma"
+    family: Arch = "llama" if arch == "llama" else "gemma"
     config = ModelConfig(name=f"gguf:{path.name}", arch=family, **common, **extra)
     # A file with a named config's shape reports that name (gemma3-270m).
     return next((c for n, c in CONFIGS.items() if c == dataclasses.replace(config, name=n)), config)
@@ -134,14 +137,27 @@ def tokenizer_proto(path: str | Path) -> bytes:
     model = sp_pb2.ModelProto()
     model.trainer_spec.model_type = sp_pb2.TrainerSpec.BPE
     model.trainer_spec.byte_fallback = True
-    for key, attr in (("unknown", "unk_id"), ("bos", "bos_id"), ("eos", "eos_id"), ("padding", "pad_id")):
-        setattr(model.trainer_spec, attr, int(fields.get(f"tokenizer.ggml.{key}_token_id", -1)))
+    tokens = fields["tokenizer.ggml.tokens"]
+    special = {}
+    for key, name in (("unknown", "unk"), ("bos", "bos"), ("eos", "eos"), ("padding", "pad")):
+        token_id = int(fields.get(f"tokenizer.ggml.{key}_token_id", -1))
+        setattr(model.trainer_spec, f"{name}_id", token_id)
+        if 0 <= token_id < len(tokens):  # SentencePiece finds these by piece text, not by id
+            setattr(model.trainer_spec, f"{name}_piece", tokens[token_id])
+            special[token_id] = name
     model.normalizer_spec.name = "identity"
     model.normalizer_spec.add_dummy_prefix = bool(fields.get("tokenizer.ggml.add_space_prefix", True))
     model.normalizer_spec.remove_extra_whitespaces = False
     model.normalizer_spec.escape_whitespaces = True
-    # GGUF token types use SentencePiece's numbering (1 normal ... 6 byte).
-    for piece, score, kind in zip(fields["tokenizer.ggml.tokens"], fields["tokenizer.ggml.scores"],
-                                  fields["tokenizer.ggml.token_type"]):
+    kinds = sp_pb2.ModelProto.SentencePiece
+    # GGUF token types use SentencePiece's numbering (1 normal ... 6 byte). Hugging Face matches its
+    # added tokens (<start_of_turn>, <unusedN>) in text, so control pieces other than pad/bos/eos/unk
+    # become user-defined, and llama.cpp's unescaped spaces in them become U+2581 again.
+    scores, types = fields["tokenizer.ggml.scores"], fields["tokenizer.ggml.token_type"]
+    for i, (piece, score, kind) in enumerate(zip(tokens, scores, types, strict=True)):
+        if i in special:
+            kind = kinds.UNKNOWN if special[i] == "unk" else kinds.CONTROL
+        elif kind in (kinds.CONTROL, kinds.USER_DEFINED):
+            kind, piece = kinds.USER_DEFINED, piece.replace(" ", "\u2581")
         model.pieces.add(piece=piece, score=score, type=kind)
     return model.SerializeToString()

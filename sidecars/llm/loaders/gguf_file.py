@@ -9,7 +9,7 @@ import mmap
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -45,8 +45,7 @@ class _Cursor:
             return self.string()
         if kind == _ARRAY:
             item_kind, count = self.unpack("<I"), self.unpack("<Q")
-            read: Callable[[], Any] = (lambda: self.value(item_kind))
-            return [read() for _ in range(count)]
+            return [self.value(item_kind) for _ in range(count)]
         return self.unpack(_SCALARS[kind])
 
 
