@@ -82,7 +82,8 @@ const QUICK: Partial<BenchOptions> = {
   windowMs: 250,
   minWindows: 3,
   maxWindows: 6,
-  samplingSteps: [16, 64],
+  suites: ['echo', 'cifar', 'gemma'],
+  samplingSteps: [16],
   batchSizes: [1, 64, 256],
   limit: 1000,
 };

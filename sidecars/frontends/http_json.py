@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from gunicorn.app.base import BaseApplication
 
@@ -136,7 +136,21 @@ def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Calla
     try:
         _Server(core, settings, max_bytes).run()
     except SystemExit as exc:
-        # gunicorn's master ends with sys.exit(0) after a graceful stop; anything else, and any
-        # exit of the forked worker, keeps its status.
-        if os.getpid() != master_pid or exc.code not in (0, None):
+        if os.getpid() != master_pid:
+            exit_worker(exc.code)
+        if exc.code not in (0, None):  # the master ends with sys.exit(0) after a graceful stop
             raise
+
+
+def exit_worker(code: Any) -> NoReturn:
+    """End the forked worker as multiprocessing ends its children, with os._exit.
+
+    A normal exit would run the exit handlers inherited from the master: torch's thread-pool
+    teardown then joins threads that exist only in the master, and the worker hangs until killed.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))

@@ -67,7 +67,8 @@ _GEMMA3: dict[str, Any] = dict(sliding_window=512, global_every=6, sandwich_norm
 
 CONFIGS: dict[str, ModelConfig] = {
     # Gemma 3 features at CPU-test size; a local layer every other layer so 4 layers exercise both kinds.
-    "tiny": _gemma("tiny", 4, 256, 4, 1, 64, 1024, 262_144, **{**_GEMMA3, "global_every": 2}),
+    # Width 64: decoding reads the whole 262144-row embedding per token, so width sets its speed.
+    "tiny": _gemma("tiny", 4, 64, 4, 1, 16, 256, 262_144, **{**_GEMMA3, "global_every": 2}),
     "gemma-2b": _gemma("gemma-2b", 18, 2048, 8, 1, 256, 16_384, 256_000),
     "gemma-7b": _gemma("gemma-7b", 28, 3072, 16, 16, 256, 24_576, 256_000),
     "gemma2-2b": _gemma("gemma2-2b", 26, 2304, 8, 4, 256, 9216, 256_000, **_GEMMA2),
