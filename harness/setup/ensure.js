@@ -51,17 +51,21 @@ function ensurePython() {
 // sees them (--system-site-packages), and pip for the few things Debian lacks.
 function buildDebianVenv() {
   debianPackages(['python3-venv', 'python3-torch', 'python3-numpy', 'python3-msgpack', 'python3-grpcio', 'python3-protobuf', 'python3-flask', 'python3-gunicorn', 'python3-sentencepiece', 'python3-pytest']);
-  log('creating .venv from /usr/bin/python3 with --system-site-packages');
-  run('/usr/bin/python3', ['-m', 'venv', '--system-site-packages', '--clear', VENV], {}, 'could not create the venv');
+  if (!existsSync(VENV_PYTHON)) {
+    log('creating .venv from /usr/bin/python3 with --system-site-packages');
+    run('/usr/bin/python3', ['-m', 'venv', '--system-site-packages', VENV], {}, 'could not create the venv');
+  }
   pipInstall(['-c', CONSTRAINTS]);
 }
 
 // Anywhere else: the path every user with a package index takes.
 function buildPlainVenv() {
-  const python = ['python3', 'python'].find((p) => run(p, ['--version'], { allowFailure: true }).status === 0);
-  if (python === undefined) fail('no python3 found on PATH', 'install Python 3.10+ (e.g. `apt-get install python3 python3-venv`), or set SIDECAR_PYTHON');
-  log(`creating .venv with ${python}`);
-  run(python, ['-m', 'venv', '--clear', VENV], {}, 'could not create the venv', `${python} -m venv .venv (on Debian/Ubuntu: apt-get install python3-venv)`);
+  if (!existsSync(VENV_PYTHON)) {
+    const python = ['python3', 'python'].find((p) => run(p, ['--version'], { allowFailure: true }).status === 0);
+    if (python === undefined) fail('no python3 found on PATH', 'install Python 3.10+ (e.g. `apt-get install python3 python3-venv`), or set SIDECAR_PYTHON');
+    log(`creating .venv with ${python}`);
+    run(python, ['-m', 'venv', VENV], {}, 'could not create the venv', `${python} -m venv .venv (on Debian/Ubuntu: apt-get install python3-venv)`);
+  }
   pipInstall([]);
 }
 
