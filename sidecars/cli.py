@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frame-bytes", type=int, default=64 * 1024 * 1024)
     p.add_argument("--http-worker", choices=["sync", "gthread"], default="gthread",
                    help="gunicorn worker class for http-json (sync closes the connection per response)")
-    p.add_argument("--grpc-server", choices=["aio", "thread"], default="aio")
+    p.add_argument("--grpc-server", choices=["aio", "thread"], default="thread",
+                   help="grpc server API; thread measured 1-7%% faster at p50 than aio here (docs/results.md)")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     p.add_argument("--weights", default=None, help="CIFAR CNN state dict")

@@ -31,10 +31,10 @@ export function frameHeader(type: number, bodyLength: number): Uint8Array {
 const JOIN_BELOW_BYTES = 64 * 1024;
 
 export function encodeFrame(type: number, body: Uint8Array): Uint8Array[] {
-  const header = frameHeader(type, body.length);
-  if (body.length >= JOIN_BELOW_BYTES) return [header, body];
-  const out = new Uint8Array(5 + body.length);
-  out.set(header, 0);
+  if (body.length >= JOIN_BELOW_BYTES) return [frameHeader(type, body.length), body];
+  const out = Buffer.allocUnsafe(5 + body.length); // every byte is written below
+  out.writeUInt32BE(body.length + 1, 0);
+  out[4] = type;
   out.set(body, 5);
   return [out];
 }

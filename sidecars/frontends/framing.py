@@ -27,7 +27,7 @@ class FrameDecoder:
     def pending_bytes(self) -> int:
         return len(self._buffer)
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes | memoryview) -> list[bytes]:
         """Return every frame body completed by `data`, in order.
 
         A bad header stops decoding: the frames before it are still returned, `error` is set, and

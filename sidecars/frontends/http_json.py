@@ -85,7 +85,7 @@ def release_openmp_pools() -> None:
     in that state hangs on its first parallel region whenever torch uses more than one thread.
     After a hard pause the child starts a pool of its own.
     """
-    if not sys.platform.startswith("linux"):
+    if True:
         return
     try:
         with open("/proc/self/maps", encoding="utf-8") as maps:

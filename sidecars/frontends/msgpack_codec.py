@@ -27,8 +27,6 @@ _ECHO_MAP = b"\x82\xa2id"
 _PAYLOAD_KEY = b"\xa7payload"
 _SEPARATE_ABOVE = 64 * 1024
 _unpackb = msgpack.unpackb  # raw=False is the default: str stays str, bin stays bytes
-
-
 _BIN8, _BIN16, _BIN32 = struct.Struct(">BB"), struct.Struct(">BH"), struct.Struct(">BI")
 
 

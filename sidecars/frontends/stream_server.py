@@ -55,10 +55,14 @@ def _serve_connection(sock: socket.socket, session: Session, max_frame_bytes: in
     def send(frames: list[bytes]) -> None:
         send_frames(sock, frames)
 
+    # One reused receive buffer: a fresh 256 KiB bytes object per recv costs an mmap/munmap pair.
+    buffer = bytearray(RECV_BYTES)
+    view = memoryview(buffer)
     try:
         while True:
-            data = sock.recv(RECV_BYTES)
-            if not data:
+            n = sock.recv_into(buffer)
+            data = view[:n]
+            if not n:
                 if decoder.pending_bytes:
                     log.info("client closed mid-frame with %d bytes pending", decoder.pending_bytes)
                 return

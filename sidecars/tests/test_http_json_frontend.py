@@ -19,7 +19,7 @@ from sidecars.address import Address
 from sidecars.cores.base import ClassifyResult, Core, GenerateEvent, GenerateRequest
 from sidecars.cores.echo import EchoCore
 from sidecars.frontends.http_app import create_app
-from sidecars.frontends.http_json import gunicorn_settings
+from sidecars.frontends.http_json import gunicorn_settings, release_openmp_pools
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 16384
@@ -159,9 +159,9 @@ def test_gunicorn_settings_per_setup() -> None:
         gunicorn_settings(Address("tcp", host="127.0.0.1", port=0), {"http_worker": "eventlet"})
 
 
-def start(listen: str, worker: str, *extra: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+def start(listen: str, worker: str, *extra: str, model: str = "echo") -> tuple[subprocess.Popen[str], dict[str, Any]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sidecars", "--model", "echo", "--transport", "http-json", "--listen", listen,
+        [sys.executable, "-m", "sidecars", "--model", model, "--transport", "http-json", "--listen", listen,
          "--http-worker", worker, *extra],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -253,6 +253,65 @@ def test_a_worker_does_not_outlive_a_killed_master(tmp_path: Path) -> None:
             while not all(gone(pid) for pid in workers) and time.monotonic() < deadline:
                 time.sleep(0.02)
             assert all(gone(pid) for pid in workers)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_a_child_forked_after_torch_used_threads_can_compute() -> None:
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    conv = torch.nn.Conv2d(3, 8, 3)
+    try:
+        fork_and_compute(torch, conv)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def fork_and_compute(torch: Any, conv: Any) -> None:
+    with torch.no_grad():
+        conv(torch.randn(64, 3, 32, 32))  # the master's warm-up: libgomp's pool now has a thread
+        release_openmp_pools()
+        pid = os.fork()
+        if pid == 0:
+            conv(torch.randn(64, 3, 32, 32))  # hangs here if the pool was inherited
+            os._exit(0)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung on its first parallel region")
+
+
+@pytest.mark.parametrize("worker", ["sync", "gthread"])
+def test_cifar_with_two_torch_threads_serves_and_stops_promptly(tmp_path: Path, worker: str) -> None:
+    pytest.importorskip("torch")
+    from sidecars.cores.cifar import DEFAULT_WEIGHTS
+
+    if not Path(DEFAULT_WEIGHTS).is_file():
+        pytest.skip(f"no CIFAR weights at {DEFAULT_WEIGHTS}")
+    path = str(tmp_path / "s.sock")
+    proc, _ready = start(f"unix:{path}", worker, "--device", "cpu", "--threads", "2", model="cifar")
+    try:
+        image = json.dumps({"image": b64(bytes(3072))}).encode()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(20)
+            sock.connect(path)
+            sock.sendall(b"POST /classify HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
+                         % (len(image), image))
+            reply = b"".join(iter(lambda: sock.recv(65536), b""))
+        assert reply.startswith(b"HTTP/1.1 200") and b'"label":' in reply
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        # Under gunicorn's graceful timeout (3 s), which would otherwise end a worker hung at exit.
+        assert time.monotonic() - started < 2.5
     finally:
         if proc.poll() is None:
             proc.kill()
