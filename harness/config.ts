@@ -79,13 +79,13 @@ const FULL: Required<Omit<BenchOptions, 'data' | 'connect' | 'out' | 'limit' | '
 const QUICK: Partial<BenchOptions> = {
   warmupRequests: 100,
   warmupMs: 100,
-  windowMs: 250,
+  windowMs: 200,
   minWindows: 3,
-  maxWindows: 6,
+  maxWindows: 4,
   suites: ['echo', 'cifar', 'gemma'],
   samplingSteps: [16],
   batchSizes: [1, 64, 256],
-  limit: 1000,
+  limit: 500,
 };
 
 export function resolveConfig(options: BenchOptions): ResolvedConfig {

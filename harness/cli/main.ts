@@ -32,7 +32,7 @@ Run options (the same keys are accepted by --config FILE.json, camelCase):
   --max-requests N        cap per cell
   --trials N              repeat every cell N times
   --timeout-ms MS         per-request timeout (default 30000)
-  --limit N               images from the CIFAR-10 test set (default all; --quick 1000)
+  --limit N               images from the CIFAR-10 test set (default all; --quick 500)
   --data DIR              CIFAR-10 binary directory (else $CIFAR10_DIR, cache, ../shared)
   --connect ADDRESS       measure a running sidecar (unix:/path or tcp:host:port) instead of spawning
   --device cpu|cuda|auto  where the model runs (default auto)
