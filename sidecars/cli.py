@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     def on_ready(bound: Address) -> None:
         line = {"event": "ready", "model": args.model, "transport": args.transport,
                 "address": str(bound), "pid": os.getpid(), **core.info()}
+        if args.transport == "http-json":
+            line["http_worker"] = args.http_worker
+        elif args.transport == "grpc":
+            line["grpc_server"] = args.grpc_server
         sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
 

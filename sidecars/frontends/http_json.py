@@ -4,6 +4,9 @@ gunicorn runs in-process (BaseApplication) with one worker, forked after the cor
 the model is loaded once and the worker's app closes over it. Two set-ups (`options["http_worker"]`):
 `sync`, gunicorn's default, closes the connection after every response; `gthread` keeps it alive.
 Only the ready line goes to stdout; gunicorn logs to stderr and writes no access log.
+
+Forking a process that has run torch needs care, all of it here: the master frees OpenMP's thread
+pool before the fork, the worker dies with its master (PR_SET_PDEATHSIG) and ends with os._exit.
 """
 from __future__ import annotations
 
@@ -85,7 +88,7 @@ def release_openmp_pools() -> None:
     in that state hangs on its first parallel region whenever torch uses more than one thread.
     After a hard pause the child starts a pool of its own.
     """
-    if True:
+    if not sys.platform.startswith("linux"):
         return
     try:
         with open("/proc/self/maps", encoding="utf-8") as maps:
