@@ -77,15 +77,17 @@ const FULL: Required<Omit<BenchOptions, 'data' | 'connect' | 'out' | 'limit' | '
 
 /** `--quick`: the default matrix, sized to finish in about three minutes on a 2-core machine. */
 const QUICK: Partial<BenchOptions> = {
-  warmupRequests: 100,
-  warmupMs: 100,
-  windowMs: 200,
+  warmupRequests: 50,
+  warmupMs: 50,
+  windowMs: 150,
   minWindows: 3,
   maxWindows: 4,
   suites: ['echo', 'cifar', 'gemma'],
+  scenarios: ['single-stream', 'concurrency', 'server', 'offline'],
+  ratesRps: [500, 2000],
   samplingSteps: [16],
   batchSizes: [1, 64, 256],
-  limit: 500,
+  limit: 300,
 };
 
 export function resolveConfig(options: BenchOptions): ResolvedConfig {

@@ -15,7 +15,7 @@ import { measureCifarBaseline, type CifarBaseline } from './cifar-baseline.js';
 import { accuracyChecks, agreementCheck } from './cifar-checks.js';
 import { loadCifarWorkload, type CifarWorkload } from './cifar-workload.js';
 import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
-import { describeKey, loadOptions, lostSidecar, measureOpenCell, SERVER_CONNECTIONS, serverDurationMs } from './measure.js';
+import { describeKey, loadOptions, lostSidecar, measureOpenCell, SERVER_CONNECTIONS, serverDurationMs, modelConcurrency } from './measure.js';
 
 const IMAGE_BYTES = 3072;
 const SERVER_LOAD_FRACTIONS = [0.5, 0.9];
@@ -133,7 +133,7 @@ export async function runCifarSuite(ctx: SuiteContext): Promise<void> {
   ctx.progress.log(`cifar: ${workload.images.length / IMAGE_BYTES} images from ${workload.source}`);
   const list = targets(ctx);
   const scenarios = ctx.config.scenarios;
-  const concurrency = scenarios.includes('concurrency') ? ctx.config.concurrency.filter((c) => c > 1) : [];
+  const concurrency = modelConcurrency(ctx);
   const batches = scenarios.includes('offline') ? ctx.config.batchSizes : [];
   const serverCells = scenarios.includes('server') ? SERVER_LOAD_FRACTIONS.length : 0;
   ctx.progress.plan(1 + batches.length + list.length * (1 + concurrency.length + batches.length + serverCells));

@@ -13,10 +13,11 @@ import { cellFromOutcome, failedCell } from './cell.js';
 import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
 import { gemmaModelArgs, measureGemmaBaseline, type GemmaBaseline } from './gemma-baseline.js';
 import { percentile, timedGenerate, type TimedGeneration } from './gemma-measure.js';
-import { describeKey, lostSidecar, measureOpenCell, SERVER_CONNECTIONS, serverDurationMs } from './measure.js';
+import { describeKey, lostSidecar, measureOpenCell, SERVER_CONNECTIONS, serverDurationMs, modelConcurrency } from './measure.js';
 
 const QUICK_PROMPTS = 4;
 const SERVER_LOAD_FRACTIONS = [0.5, 0.9];
+const QUICK_SERVER_LOAD_FRACTIONS = [0.5];
 
 function targets(ctx: SuiteContext, args: string[]): SidecarTarget[] {
   const families = ctx.config.connect === undefined ? ctx.config.families : [ctx.config.families[0] ?? 'unix'];
@@ -107,8 +108,9 @@ export async function runGemmaSuite(ctx: SuiteContext): Promise<void> {
   const list = targets(ctx, args);
   const steps = ctx.config.samplingSteps;
   const scenarios = ctx.config.scenarios;
-  const concurrency = scenarios.includes('concurrency') ? ctx.config.concurrency.filter((c) => c > 1) : [];
-  const perTarget = (scenarios.includes('single-stream') ? steps.length * 2 : 0) + concurrency.length + (scenarios.includes('offline') ? 1 : 0) + (scenarios.includes('server') ? SERVER_LOAD_FRACTIONS.length : 0);
+  const concurrency = modelConcurrency(ctx);
+  const serverFractions = ctx.config.quick ? QUICK_SERVER_LOAD_FRACTIONS : SERVER_LOAD_FRACTIONS;
+  const perTarget = (scenarios.includes('single-stream') ? steps.length * 2 : 0) + concurrency.length + (scenarios.includes('offline') ? 1 : 0) + (scenarios.includes('server') ? serverFractions.length : 0);
   ctx.progress.plan(steps.length + list.length * perTarget);
 
   const baseline = await measureGemmaBaseline(ctx, prompts, steps, args);
@@ -127,12 +129,12 @@ export async function runGemmaSuite(ctx: SuiteContext): Promise<void> {
         }
         for (const c of concurrency) await measureGeneration(ctx, lease, { ...base, scenario: 'concurrency', concurrency: c, samplingSteps: first, streaming: false }, prompts, baseline, outputs);
         if (scenarios.includes('offline')) await measureGeneration(ctx, lease, { ...base, scenario: 'offline', concurrency: prompts.length, samplingSteps: first, streaming: false }, prompts, baseline, outputs);
-        for (const fraction of scenarios.includes('server') ? SERVER_LOAD_FRACTIONS : []) {
+        for (const fraction of scenarios.includes('server') ? serverFractions : []) {
           let next = 0;
           await measureOpenCell(ctx, lease, {
             key: { ...base, scenario: 'server', concurrency: SERVER_CONNECTIONS, samplingSteps: first, streaming: false, targetRps: Math.max(0.1, Number((capacity * fraction).toFixed(2))) },
             request: (client) => () => client.generate({ prompt: (prompts[next++ % prompts.length] as Prompt).prompt, samplingSteps: first }),
-            durationMs: Math.max(serverDurationMs(ctx), 4000),
+            durationMs: Math.max(serverDurationMs(ctx), ctx.config.quick ? 2000 : 8000),
             connections: 4,
           });
         }

@@ -110,5 +110,11 @@ export async function measureOpenCell(ctx: SuiteContext, lease: SidecarLease, sp
 
 /** Server-scenario run length: long enough for several windows at the configured window size. */
 export function serverDurationMs(ctx: SuiteContext): number {
-  return ctx.config.windowMs * Math.max(4, ctx.config.minWindows * 2);
+  return ctx.config.windowMs * 4;
+}
+
+/** Concurrency levels for the model suites: a quick run keeps the sweep's low end (echo keeps it all). */
+export function modelConcurrency(ctx: SuiteContext): number[] {
+  if (!ctx.config.scenarios.includes('concurrency')) return [];
+  return ctx.config.concurrency.filter((c) => c > 1 && (!ctx.config.quick || c <= 4));
 }
