@@ -21,7 +21,7 @@ export async function writeResults(dir: string, result: RunResult, options: { ht
   await mkdir(dir, { recursive: true });
   const json = path.join(dir, 'results.json');
   const csv = path.join(dir, 'results.csv');
-  await writeAtomic(json, `${JSON.stringify(result, null, 1)}\n`);
+  await writeAtomic(json, `${JSON.stringify(result)}\n`); // compact: sample arrays dominate the size
   await writeAtomic(csv, toCsv(result.cells));
   if (options.html !== true) return { json, csv };
   const { renderReport } = await import('./html.js');

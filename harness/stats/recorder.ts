@@ -32,7 +32,7 @@ export interface LatencyRecorder {
 
 const HIGHEST_NS = 3_600_000_000_000; // one hour
 
-export function createRecorder(reservoirSize = 20_000, random: () => number = Math.random): LatencyRecorder {
+export function createRecorder(reservoirSize = 5_000, random: () => number = Math.random): LatencyRecorder {
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_NS, numberOfSignificantValueDigits: 3 });
   const reservoir: number[] = [];
   let count = 0;
