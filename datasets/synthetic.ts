@@ -4,6 +4,7 @@
  */
 import { HarnessError } from '../harness/errors.js';
 import { DEFAULT_CLASS_NAMES, IMAGE_BYTES } from './cifar10.js';
+import { mulberry32Uint32 } from '../harness/stats/random.js';
 
 export const SYNTHETIC_SEED = 0x5eed;
 
@@ -17,17 +18,6 @@ export interface SyntheticSet {
   readonly exactCount: 0;
 }
 
-// mulberry32: tiny, fast, and the same sequence on every platform and Node version.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /**
  * `count` images from `seed`: a smooth colour gradient plus noise, so they look like pictures to a
@@ -37,7 +27,7 @@ export function syntheticImages(count: number, seed: number = SYNTHETIC_SEED): U
   if (!(Number.isInteger(count) && count >= 0)) {
     throw new HarnessError('USAGE', `Expected the synthetic image count to be a non-negative integer, got \`${count}\``);
   }
-  const next = mulberry32(seed);
+  const next = mulberry32Uint32(seed);
   const out = new Uint8Array(count * IMAGE_BYTES);
   for (let i = 0; i < count; i++) {
     const base = i * IMAGE_BYTES;

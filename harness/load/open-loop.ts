@@ -6,7 +6,7 @@
  * are dropped (counted, not sent).
  */
 import { HarnessError } from '../errors.js';
-import { mulberry32 } from '../stats/bootstrap.js';
+import { mulberry32 } from '../stats/random.js';
 import { countError, newOutcome, nowNs, type LoadOutcome } from './outcome.js';
 import { isStable, windowStat } from './windows.js';
 

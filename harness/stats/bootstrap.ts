@@ -1,4 +1,5 @@
 /** Percentile-bootstrap 95% confidence intervals (hyperfine and criterion report the same). */
+import { mulberry32 } from './random.js';
 
 export type Statistic = 'median' | 'mean';
 
@@ -14,17 +15,6 @@ export function mean(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
-/** A seeded generator, so an interval is reproducible for the same samples. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function bootstrapCi(values: readonly number[], statistic: Statistic, resamples = 400, seed = 1): [number, number] {
   const n = values.length;

@@ -4,7 +4,7 @@
  * confusion matrix, agreement of every transport with the in-process baseline, and transport
  * overhead as measured ratios against that baseline and an echo round trip in the same sidecar.
  */
-import { TRANSPORT_NAMES, type ClassifyReply, type Transport } from '../../transports/types.js';
+import type { ClassifyReply, Transport } from '../../transports/types.js';
 import { HarnessError, toHarnessError } from '../errors.js';
 import { closedLoop } from '../load/closed-loop.js';
 import { datasetLoop } from '../load/dataset-loop.js';
@@ -14,23 +14,13 @@ import { cellFromOutcome, failedCell } from './cell.js';
 import { measureCifarBaseline, type CifarBaseline } from './cifar-baseline.js';
 import { accuracyChecks, agreementCheck } from './cifar-checks.js';
 import { loadCifarWorkload, type CifarWorkload } from './cifar-workload.js';
-import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
-import { describeKey, loadOptions, lostSidecar, measureOpenCell, SERVER_CONNECTIONS, serverDurationMs, modelConcurrency } from './measure.js';
+import type { SidecarLease, SuiteContext } from './context.js';
+import { sidecarTargets } from './targets.js';
+import { loadOptions, lostSidecar, measureOpenCell, modelConcurrency, SERVER_CONNECTIONS, serverDurationMs, withClients } from './measure.js';
 
 const IMAGE_BYTES = 3072;
 const SERVER_LOAD_FRACTIONS = [0.5, 0.9];
 
-function targets(ctx: SuiteContext): SidecarTarget[] {
-  const list: SidecarTarget[] = [];
-  const families = ctx.config.connect === undefined ? ctx.config.families : [ctx.config.families[0] ?? 'unix'];
-  for (const transport of TRANSPORT_NAMES.filter((t) => ctx.config.transports.includes(t))) {
-    for (const family of families) {
-      // Classification cost dwarfs the connection set-up, so one HTTP set-up (keep-alive) is enough here.
-      list.push({ model: 'cifar', transport, family, ...(transport === 'http-json' ? { httpSetup: ctx.config.httpSetups.includes('gthread') ? 'gthread' : 'sync' } : {}), args: [] });
-    }
-  }
-  return list;
-}
 
 const image = (w: CifarWorkload, i: number): Uint8Array => w.images.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES);
 
@@ -42,15 +32,7 @@ async function echoFloorUs(ctx: SuiteContext, client: Transport): Promise<number
 }
 
 async function measureSingle(ctx: SuiteContext, lease: SidecarLease, key: CellKey, w: CifarWorkload, baseline: CifarBaseline): Promise<Uint8Array | undefined> {
-  ctx.progress.start(describeKey(key));
-  let clients: Transport[];
-  try {
-    clients = await lease.connect(key.concurrency);
-  } catch (error) {
-    ctx.emit(failedCell(key, toHarnessError(error), lease.facts));
-    return undefined;
-  }
-  try {
+  return withClients(ctx, lease, key, key.concurrency, async (clients) => {
     const count = w.images.length / IMAGE_BYTES;
     const predicted = new Uint8Array(count).fill(255);
     const computeNs: number[] = [];
@@ -87,22 +69,12 @@ async function measureSingle(ctx: SuiteContext, lease: SidecarLease, key: CellKe
     }
     ctx.emit(cellFromOutcome(key, outcome, { metrics, sidecar: lease.facts, crashed: await lostSidecar(lease, outcome) }));
     return outcome.abortedBy === undefined ? predicted : undefined;
-  } finally {
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-  }
+  });
 }
 
 async function measureOffline(ctx: SuiteContext, lease: SidecarLease, key: CellKey & { batch: number }, w: CifarWorkload, baseline: CifarBaseline): Promise<void> {
-  ctx.progress.start(describeKey(key));
-  let clients: Transport[];
-  try {
-    clients = await lease.connect(1);
-  } catch (error) {
-    ctx.emit(failedCell(key, toHarnessError(error), lease.facts));
-    return;
-  }
-  const client = clients[0] as Transport;
-  try {
+  await withClients(ctx, lease, key, 1, async ([client]) => {
+    if (client === undefined) return;
     const count = w.images.length / IMAGE_BYTES;
     const batches = Math.ceil(count / key.batch);
     const slice = (b: number): Uint8Array => w.images.subarray(b * key.batch * IMAGE_BYTES, Math.min(count, (b + 1) * key.batch) * IMAGE_BYTES);
@@ -117,9 +89,7 @@ async function measureOffline(ctx: SuiteContext, lease: SidecarLease, key: CellK
         crashed: await lostSidecar(lease, outcome),
       }),
     );
-  } finally {
-    await client.close().catch(() => undefined);
-  }
+  });
 }
 
 function accuracy(predicted: Uint8Array, labels: Uint8Array): number {
@@ -131,7 +101,7 @@ function accuracy(predicted: Uint8Array, labels: Uint8Array): number {
 export async function runCifarSuite(ctx: SuiteContext): Promise<void> {
   const workload = await loadCifarWorkload(ctx.config);
   ctx.progress.log(`cifar: ${workload.images.length / IMAGE_BYTES} images from ${workload.source}`);
-  const list = targets(ctx);
+  const list = sidecarTargets(ctx, 'cifar', [], false);
   const scenarios = ctx.config.scenarios;
   const concurrency = modelConcurrency(ctx);
   const batches = scenarios.includes('offline') ? ctx.config.batchSizes : [];

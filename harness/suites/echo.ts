@@ -6,15 +6,16 @@
  */
 import { Buffer } from 'node:buffer';
 import { loadTransport } from '../../transports/registry.js';
-import { TRANSPORT_NAMES, type Transport } from '../../transports/types.js';
+import type { Transport } from '../../transports/types.js';
 import { startNativePeer } from '../calibration/native-peer.js';
 import { HarnessError, toHarnessError } from '../errors.js';
 import { closedLoop } from '../load/closed-loop.js';
 import { datasetLoop } from '../load/dataset-loop.js';
 import type { CellKey } from '../results.js';
 import { cellFromOutcome, failedCell } from './cell.js';
-import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
-import { describeKey, loadOptions, lostSidecar, measureClosedCell, measureOpenCell, SERVER_CONNECTIONS, serverDurationMs } from './measure.js';
+import type { SidecarLease, SuiteContext } from './context.js';
+import { sidecarTargets } from './targets.js';
+import { describeKey, loadOptions, lostSidecar, measureClosedCell, measureOpenCell, SERVER_CONNECTIONS, serverDurationMs, withClients } from './measure.js';
 
 const CONCURRENCY_PAYLOAD_BYTES = 3072;
 const OFFLINE_CONNECTIONS = 4;
@@ -76,22 +77,12 @@ async function measureEchoKeys(ctx: SuiteContext, lease: SidecarLease, keys: rea
  * OFFLINE_CONNECTIONS connections; throughput is what it took to get through all of them.
  */
 async function measureOfflineEcho(ctx: SuiteContext, lease: SidecarLease, key: CellKey, payload: Uint8Array, check: (r: unknown) => void): Promise<void> {
-  ctx.progress.start(describeKey(key));
-  let clients: Transport[];
-  try {
-    clients = await lease.connect(OFFLINE_CONNECTIONS);
-  } catch (error) {
-    ctx.emit(failedCell(key, toHarnessError(error), lease.facts));
-    return;
-  }
-  try {
+  await withClients(ctx, lease, key, OFFLINE_CONNECTIONS, async (clients) => {
     const workers = clients.flatMap((c) => Array.from({ length: OFFLINE_DEPTH }, () => () => c.echo(payload)));
     const count = ctx.config.quick ? 2000 : 20_000;
     const outcome = await datasetLoop(workers, count, { windowMs: ctx.config.windowMs, stabilityPct: ctx.config.stabilityPct, signal: ctx.signal, onResult: (_i, r) => check(r) });
     ctx.emit(cellFromOutcome(key, outcome, { sidecar: lease.facts, crashed: await lostSidecar(lease, outcome) }));
-  } finally {
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-  }
+  });
 }
 
 async function measureNoOp(ctx: SuiteContext): Promise<void> {
@@ -129,20 +120,9 @@ async function measureNativePeer(ctx: SuiteContext, family: 'unix' | 'tcp'): Pro
   }
 }
 
-export function echoTargets(ctx: SuiteContext): SidecarTarget[] {
-  const targets: SidecarTarget[] = [];
-  const families = ctx.config.connect === undefined ? ctx.config.families : [ctx.config.families[0] ?? 'unix'];
-  for (const transport of TRANSPORT_NAMES.filter((t) => ctx.config.transports.includes(t))) {
-    for (const family of families) {
-      const setups = transport === 'http-json' ? ctx.config.httpSetups : [undefined];
-      for (const httpSetup of setups) targets.push({ model: 'echo', transport, family, ...(httpSetup === undefined ? {} : { httpSetup }), args: [] });
-    }
-  }
-  return targets;
-}
 
 export async function runEchoSuite(ctx: SuiteContext): Promise<void> {
-  const targets = echoTargets(ctx);
+  const targets = sidecarTargets(ctx, 'echo', [], true);
   const calibrate = ctx.config.calibration && ctx.config.connect === undefined;
   const perPeer = echoKeys(ctx, { transport: 'no-op', family: 'unix' }).length;
   ctx.progress.plan(1 + perPeer * (targets.length + (calibrate ? ctx.config.families.length : 0)));

@@ -5,39 +5,26 @@
  * percentage of generation time; greedy outputs must agree everywhere.
  */
 import { loadPrompts, type Prompt } from '../../datasets/prompts.js';
-import { TRANSPORT_NAMES, type Transport } from '../../transports/types.js';
+import type { Transport } from '../../transports/types.js';
 import { toHarnessError } from '../errors.js';
 import { datasetLoop } from '../load/dataset-loop.js';
 import type { CellKey } from '../results.js';
 import { cellFromOutcome, failedCell } from './cell.js';
-import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
+import type { SidecarLease, SuiteContext } from './context.js';
+import { sidecarTargets } from './targets.js';
 import { gemmaModelArgs, measureGemmaBaseline, type GemmaBaseline } from './gemma-baseline.js';
 import { percentile, timedGenerate, type TimedGeneration } from './gemma-measure.js';
-import { describeKey, lostSidecar, measureOpenCell, SERVER_CONNECTIONS, serverDurationMs, modelConcurrency } from './measure.js';
+import { lostSidecar, measureOpenCell, modelConcurrency, SERVER_CONNECTIONS, serverDurationMs, withClients } from './measure.js';
 
 const QUICK_PROMPTS = 4;
 const SERVER_LOAD_FRACTIONS = [0.5, 0.9];
 const QUICK_SERVER_LOAD_FRACTIONS = [0.5];
 
-function targets(ctx: SuiteContext, args: string[]): SidecarTarget[] {
-  const families = ctx.config.connect === undefined ? ctx.config.families : [ctx.config.families[0] ?? 'unix'];
-  return TRANSPORT_NAMES.filter((t) => ctx.config.transports.includes(t)).flatMap((transport) =>
-    families.map((family): SidecarTarget => ({ model: 'gemma', transport, family, ...(transport === 'http-json' ? { httpSetup: 'gthread' as const } : {}), args })),
-  );
-}
 
 type Outputs = Map<string, string[]>; // "steps/transport/family/mode" -> response per prompt
 
 async function measureGeneration(ctx: SuiteContext, lease: SidecarLease, key: CellKey, prompts: readonly Prompt[], baseline: GemmaBaseline, outputs: Outputs): Promise<void> {
-  ctx.progress.start(describeKey(key));
-  let clients: Transport[];
-  try {
-    clients = await lease.connect(key.concurrency);
-  } catch (error) {
-    ctx.emit(failedCell(key, toHarnessError(error), lease.facts));
-    return;
-  }
-  try {
+  await withClients(ctx, lease, key, key.concurrency, async (clients) => {
     const steps = key.samplingSteps ?? 128;
     const streaming = key.streaming === true;
     await timedGenerate(clients[0] as Transport, prompts[0]?.prompt ?? 'Hello', Math.min(4, steps), streaming); // warm-up
@@ -80,9 +67,7 @@ async function measureGeneration(ctx: SuiteContext, lease: SidecarLease, key: Ce
         crashed: await lostSidecar(lease, outcome),
       }),
     );
-  } finally {
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-  }
+  });
 }
 
 function agreementCheck(baseline: GemmaBaseline, outputs: Outputs, prompts: readonly Prompt[]) {
@@ -105,7 +90,7 @@ function agreementCheck(baseline: GemmaBaseline, outputs: Outputs, prompts: read
 export async function runGemmaSuite(ctx: SuiteContext): Promise<void> {
   const prompts = await loadPrompts(undefined, ctx.config.quick ? QUICK_PROMPTS : ctx.config.limit);
   const args = gemmaModelArgs(ctx.config);
-  const list = targets(ctx, args);
+  const list = sidecarTargets(ctx, 'gemma', args, false);
   const steps = ctx.config.samplingSteps;
   const scenarios = ctx.config.scenarios;
   const concurrency = modelConcurrency(ctx);

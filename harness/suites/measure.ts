@@ -45,24 +45,34 @@ export async function lostSidecar(lease: SidecarLease, outcome: LoadOutcome): Pr
   return outcome.abortedBy?.code === 'SIDECAR_CLOSED' ? lease.crashed() : false;
 }
 
-export async function measureClosedCell(ctx: SuiteContext, lease: SidecarLease, spec: ClosedCellSpec): Promise<void> {
-  if (ctx.signal.aborted) return;
-  ctx.progress.start(describeKey(spec.key));
-  let clients: Transport[] = [];
+/**
+ * Announce the cell, open `count` clients on the lease, run `body`, close the clients. A cell
+ * whose clients cannot connect is recorded as failed with the connect error, and `body` is skipped.
+ */
+export async function withClients<T>(ctx: SuiteContext, lease: SidecarLease, key: CellKey, count: number, body: (clients: Transport[]) => Promise<T>): Promise<T | undefined> {
+  if (ctx.signal.aborted) return undefined;
+  ctx.progress.start(describeKey(key));
+  let clients: Transport[];
   try {
-    clients = await lease.connect(spec.key.concurrency);
+    clients = await lease.connect(count);
   } catch (error) {
-    ctx.emit(failedCell(spec.key, toHarnessError(error), lease.facts));
-    return;
+    ctx.emit(failedCell(key, toHarnessError(error), lease.facts));
+    return undefined;
   }
   try {
+    return await body(clients);
+  } finally {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  }
+}
+
+export async function measureClosedCell(ctx: SuiteContext, lease: SidecarLease, spec: ClosedCellSpec): Promise<void> {
+  await withClients(ctx, lease, spec.key, spec.key.concurrency, async (clients) => {
     const workers = clients.map((client, i) => spec.request(client, i));
     const outcome = await closedLoop(workers, { ...loadOptions(ctx), ...(spec.check === undefined ? {} : { check: spec.check }) });
     const metrics = spec.metrics?.({ requests: outcome.requests - outcome.errors, durationNs: outcome.durationNs }) ?? {};
     ctx.emit(cellFromOutcome(spec.key, outcome, { metrics, sidecar: lease.facts, crashed: await lostSidecar(lease, outcome) }));
-  } finally {
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-  }
+  });
 }
 
 /** Open-loop cells draw on this many connections, which bounds what can be in flight at once. */
@@ -78,16 +88,7 @@ export interface OpenCellSpec {
 
 /** The server scenario: Poisson arrivals at `targetRps`, latency from each scheduled send time. */
 export async function measureOpenCell(ctx: SuiteContext, lease: SidecarLease, spec: OpenCellSpec): Promise<void> {
-  if (ctx.signal.aborted) return;
-  ctx.progress.start(describeKey(spec.key));
-  let clients: Transport[] = [];
-  try {
-    clients = await lease.connect(spec.connections ?? SERVER_CONNECTIONS);
-  } catch (error) {
-    ctx.emit(failedCell(spec.key, toHarnessError(error), lease.facts));
-    return;
-  }
-  try {
+  await withClients(ctx, lease, spec.key, spec.connections ?? SERVER_CONNECTIONS, async (clients) => {
     const { openLoop } = await import('../load/open-loop.js');
     const outcome = await openLoop(
       clients.map((c) => spec.request(c)),
@@ -103,9 +104,7 @@ export async function measureOpenCell(ctx: SuiteContext, lease: SidecarLease, sp
     );
     const metrics = { achieved_rps: outcome.achievedRps, dropped: outcome.dropped, scheduled: outcome.scheduled, send_delay_p50_us: outcome.sendDelayP50Us };
     ctx.emit(cellFromOutcome(spec.key, outcome, { metrics, sidecar: lease.facts, crashed: await lostSidecar(lease, outcome) }));
-  } finally {
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-  }
+  });
 }
 
 /** Server-scenario run length: long enough for several windows at the configured window size. */
