@@ -6,7 +6,8 @@ import { parseThreshold } from '../harness/cli/compare.js';
 import { main } from '../harness/cli/main.js';
 import { HarnessError } from '../harness/errors.js';
 import { cellId, type CellKey, type CellResult, type RunResult } from '../harness/results.js';
-import { median, mulberry32 } from '../harness/stats/bootstrap.js';
+import { median } from '../harness/stats/bootstrap.js';
+import { mulberry32 } from '../harness/stats/random.js';
 import { compareResults, formatMarkdown, formatPValue } from './compare.js';
 
 const KEY: CellKey = { suite: 'echo', scenario: 'single-stream', transport: 'framed', family: 'unix', payloadBytes: 3072, concurrency: 1 };

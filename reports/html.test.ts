@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { reportCommand } from '../harness/cli/report.js';
 import { HarnessError } from '../harness/errors.js';
 import { cellId, type CellKey, type CellResult, type RunCheck, type RunResult } from '../harness/results.js';
-import { mulberry32 } from '../harness/stats/bootstrap.js';
+import { mulberry32 } from '../harness/stats/random.js';
 import { allCharts, seriesLabel } from './charts.js';
 import { esc, renderReport } from './html.js';
 import { environmentRows, formatUs, summaryRow } from './summary.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from './bootstrap.js';
+import { mulberry32 } from './random.js';
 import { mannWhitneyU, normalSf } from './mann-whitney.js';
 
 describe('normalSf', () => {
