@@ -27,6 +27,11 @@ export interface CellKey {
   readonly samplingSteps?: number;
   readonly streaming?: boolean;
   readonly targetRps?: number;
+  /**
+   * For server cells whose rate is set relative to the model's measured capacity (cifar, gemma):
+   * the fraction. The id uses it instead of the rate, which differs from run to run.
+   */
+  readonly loadFraction?: number;
 }
 
 export interface CellResult extends CellKey {
@@ -85,6 +90,7 @@ export function cellId(key: CellKey): string {
   if (key.batch !== undefined) parts.push(`batch=${key.batch}`);
   if (key.samplingSteps !== undefined) parts.push(`steps=${key.samplingSteps}`);
   if (key.streaming !== undefined) parts.push(key.streaming ? 'stream' : 'unary');
-  if (key.targetRps !== undefined) parts.push(`rate=${key.targetRps}`);
+  if (key.loadFraction !== undefined) parts.push(`load=${key.loadFraction}`);
+  else if (key.targetRps !== undefined) parts.push(`rate=${key.targetRps}`);
   return parts.join('/');
 }

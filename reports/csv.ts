@@ -3,7 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { CellResult } from '../harness/results.js';
 
 export const CSV_COLUMNS = [
-  'suite', 'scenario', 'transport', 'family', 'http_setup', 'payload_bytes', 'concurrency', 'batch', 'sampling_steps', 'streaming', 'target_rps',
+  'suite', 'scenario', 'transport', 'family', 'http_setup', 'payload_bytes', 'concurrency', 'batch', 'sampling_steps', 'streaming', 'target_rps', 'load_fraction',
   'requests', 'errors', 'p50_us', 'p90_us', 'p99_us', 'p999_us', 'max_us', 'mean_us', 'stddev_us', 'p50_ci_low_us', 'p50_ci_high_us',
   'throughput_rps', 'achieved_rps', 'dropped', 'images_per_s', 'accuracy', 'compute_us', 'overhead_ratio',
   'ttft_p50_us', 'ttft_p99_us', 'itl_p50_us', 'itl_p99_us', 'tokens_per_s', 'stable', 'status', 'error_code', 'id',
@@ -29,6 +29,7 @@ export function cellRow(cell: CellResult): Row {
     sampling_steps: cell.samplingSteps,
     streaming: cell.streaming,
     target_rps: cell.targetRps,
+    load_fraction: cell.loadFraction,
     requests: cell.requests,
     errors: cell.errors,
     p50_us: round(l?.p50Us),

@@ -111,7 +111,7 @@ export async function runCifarSuite(ctx: SuiteContext): Promise<void> {
   const baseline = await measureCifarBaseline(ctx, workload.images);
   // Offered rates relative to what the model does in-process, one image at a time: below and near saturation.
   const capacity = 1e6 / baseline.singleP50Us;
-  const rates = scenarios.includes('server') ? SERVER_LOAD_FRACTIONS.map((f) => Math.max(1, Math.round(capacity * f))) : [];
+  const rates = scenarios.includes('server') ? SERVER_LOAD_FRACTIONS.map((f) => ({ loadFraction: f, targetRps: Math.max(1, Math.round(capacity * f)) })) : [];
   for (const check of accuracyChecks(workload, baseline.labels)) ctx.check(check);
   const predictions = new Map<string, Uint8Array>();
   for (const target of list) {
@@ -124,11 +124,11 @@ export async function runCifarSuite(ctx: SuiteContext): Promise<void> {
         if (predicted !== undefined) predictions.set(`${target.transport}/${target.family}`, predicted);
         for (const c of concurrency) await measureSingle(ctx, lease, { ...base, scenario: 'concurrency', concurrency: c, batch: 1 }, workload, baseline);
         for (const batch of batches) await measureOffline(ctx, lease, { ...base, scenario: 'offline', concurrency: 1, batch }, workload, baseline);
-        for (const targetRps of rates) {
+        for (const { loadFraction, targetRps } of rates) {
           let next = 0;
           const count = workload.images.length / IMAGE_BYTES;
           await measureOpenCell(ctx, lease, {
-            key: { ...base, scenario: 'server', concurrency: SERVER_CONNECTIONS, batch: 1, targetRps },
+            key: { ...base, scenario: 'server', concurrency: SERVER_CONNECTIONS, batch: 1, targetRps, loadFraction },
             request: (client) => () => client.classify(image(workload, next++ % count)),
             durationMs: serverDurationMs(ctx),
           });

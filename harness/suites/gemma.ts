@@ -117,7 +117,7 @@ export async function runGemmaSuite(ctx: SuiteContext): Promise<void> {
         for (const fraction of scenarios.includes('server') ? serverFractions : []) {
           let next = 0;
           await measureOpenCell(ctx, lease, {
-            key: { ...base, scenario: 'server', concurrency: SERVER_CONNECTIONS, samplingSteps: first, streaming: false, targetRps: Math.max(0.1, Number((capacity * fraction).toFixed(2))) },
+            key: { ...base, scenario: 'server', concurrency: SERVER_CONNECTIONS, samplingSteps: first, streaming: false, targetRps: Math.max(0.1, Number((capacity * fraction).toFixed(2))), loadFraction: fraction },
             request: (client) => () => client.generate({ prompt: (prompts[next++ % prompts.length] as Prompt).prompt, samplingSteps: first }),
             durationMs: Math.max(serverDurationMs(ctx), ctx.config.quick ? 1200 : 8000),
             connections: 4,
