@@ -108,6 +108,29 @@ describe('sidecar-bench run', () => {
     for (const pid of pids) expect(alive(pid)).toBe(false);
   }, 120_000);
 
+  it('reads the matrix from --config and measures a sidecar it did not start (--connect)', async () => {
+    const { startSidecar } = await import('../sidecar.js');
+    const { writeFile } = await import('node:fs/promises');
+    const sidecar = await startSidecar({ model: 'echo', transport: 'msgpack', family: 'tcp' });
+    try {
+      const out = await outDir();
+      const config = path.join(out, 'suite.json');
+      const options = { suites: ['echo'], transports: ['msgpack'], payloadBytes: [64, 3072], scenarios: ['single-stream'], calibration: false, warmupRequests: 20, warmupMs: 10, windowMs: 100, minWindows: 2, maxWindows: 3 };
+      await writeFile(config, JSON.stringify(options));
+      const address = sidecar.address.family === 'tcp' ? `tcp:${sidecar.address.host}:${sidecar.address.port}` : '';
+      const run = await execa('node', [BIN, 'run', '--config', config, '--connect', address, '--out', out], { reject: false, timeout: 60_000 });
+      expect(run.exitCode, run.stderr).toBe(0);
+      const result = await readResults(out);
+      const measured = result.cells.filter((c) => c.transport === 'msgpack');
+      expect(measured.map((c) => c.payloadBytes)).toEqual([64, 3072]);
+      expect(measured.every((c) => c.family === 'tcp' && c.sidecar?.['connect'] === address && c.requests > 0)).toBe(true);
+      expect(result.cells.some((c) => c.transport === 'native-peer')).toBe(false);
+      expect(alive(sidecar.ready.pid)).toBe(true); // a sidecar the harness did not start is left running
+    } finally {
+      await sidecar.stop();
+    }
+  }, 90_000);
+
   it('rejects bad flags with exit code 2 and a message naming the flag and value', async () => {
     const run = await execa('node', [BIN, 'run', '--concurrency', '0'], { reject: false });
     expect(run.exitCode).toBe(2);

@@ -1,4 +1,5 @@
 /** Which sidecars a suite runs: every chosen transport x family (x HTTP set-up), in registry order. */
+import { parseAddress } from '../../transports/address.js';
 import { TRANSPORT_NAMES, type HttpSetup } from '../../transports/types.js';
 import type { SidecarTarget, SuiteContext } from './context.js';
 
@@ -9,7 +10,7 @@ import type { SidecarTarget, SuiteContext } from './context.js';
 export function sidecarTargets(ctx: SuiteContext, model: SidecarTarget['model'], args: readonly string[], allHttpSetups: boolean): SidecarTarget[] {
   const { config } = ctx;
   // With --connect there is one sidecar, on whatever family its address has.
-  const families = config.connect === undefined ? config.families : [config.families[0] ?? 'unix'];
+  const families = config.connect === undefined ? config.families : [parseAddress(config.connect).family];
   const preferred: HttpSetup = config.httpSetups.includes('gthread') ? 'gthread' : 'sync';
   const targets: SidecarTarget[] = [];
   for (const transport of TRANSPORT_NAMES.filter((t) => config.transports.includes(t))) {

@@ -140,3 +140,14 @@ def test_sigterm_exits_zero_and_removes_the_socket(private_dir: Path) -> None:
 def test_bad_listen_address_is_a_usage_error() -> None:
     with pytest.raises(RuntimeError, match="exited before ready \\(2\\)"):
         start_sidecar("--listen", "carrier-pigeon:1")
+
+
+def test_batch_over_the_image_limit_is_bad_input(private_dir: Path) -> None:
+    sidecar = start_sidecar("--transport", "framed", "--listen", f"unix:{private_dir}/b.sock")
+    try:
+        with connect(sidecar.address, timeout=20) as sock:
+            sock.sendall(framed(2, bytes(3072 * 4097)))  # one image over ops.MAX_BATCH_IMAGES
+            assert error_of(read_frame(sock))["code"] == "BAD_INPUT"
+        echo_ok(sidecar.address)
+    finally:
+        assert sidecar.stop() == 0
