@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from typing import Callable, Protocol
 
 from ..address import Address, bind
@@ -19,6 +20,7 @@ from .framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder
 log = logging.getLogger("sidecars.stream")
 RECV_BYTES = 256 * 1024
 JOIN_SMALLER_THAN = 64 * 1024  # below this one copy beats a second syscall
+LINGER_S = 1.0
 
 
 class Session(Protocol):
@@ -49,6 +51,23 @@ def send_frames(sock: socket.socket, frames: list[bytes]) -> None:
         sock.sendall(frame)
 
 
+def _lingering_close(sock: socket.socket) -> None:
+    """Close after an error without losing the error frame.
+
+    Closing a socket whose receive buffer still holds the client's unread bytes (the rest of an
+    oversized frame) sends a reset, and the reset can destroy our error frame before the client
+    reads it. So: stop writing, discard what keeps arriving for up to a second, then close.
+    """
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(LINGER_S)
+        deadline = time.monotonic() + LINGER_S
+        while time.monotonic() < deadline and sock.recv(RECV_BYTES):
+            pass
+    except OSError:
+        pass
+
+
 def _serve_connection(sock: socket.socket, session: Session, max_frame_bytes: int) -> None:
     decoder = FrameDecoder(max_frame_bytes=max_frame_bytes)
 
@@ -73,6 +92,7 @@ def _serve_connection(sock: socket.socket, session: Session, max_frame_bytes: in
                 last = session.on_stream_error(decoder.error)
                 if last:
                     sock.sendall(last)
+                _lingering_close(sock)
                 return
     except (ConnectionError, BrokenPipeError, OSError) as exc:
         log.info("connection dropped: %s", exc)
