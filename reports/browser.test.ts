@@ -1,7 +1,6 @@
 // Opens report.html in real headless Chromium: every chart draws, nothing errors, nothing is fetched.
 // Skips when /usr/bin/chromium is absent (Debian package `chromium`; `npm test` installs it on Debian as root);
 // SIDECAR_BENCH_CHROMIUM=/path/to/chrome points it at another Chromium.
-// SIDECAR_BENCH_DOCS_SCREENSHOT=1 also refreshes docs/report-screenshot.png.
 import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -126,11 +125,6 @@ describe.skipIf(!available)('report.html in headless Chromium', () => {
     const shot = path.join(dir, 'report.png');
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`report screenshot: ${shot}`);
-    if (process.env['SIDECAR_BENCH_DOCS_SCREENSHOT'] === '1') {
-      // The docs copy stops after the charts: the summary table of a full run is long.
-      const bottom = await page.$eval('#charts', (e) => e.getBoundingClientRect().bottom); // not scrolled: page coordinates
-      await page.screenshot({ path: path.join(fileURLToPath(new URL('../docs/', import.meta.url)), 'report-screenshot.png'), fullPage: true, clip: { x: 0, y: 0, width: 1280, height: Math.ceil(bottom) } });
-    }
     await page.close();
   }, 60_000);
 });
