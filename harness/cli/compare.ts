@@ -6,11 +6,12 @@
  */
 import { appendFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { relativeToFloor } from '../../reports/relative.js';
 import { COMPARE_METRICS, compareResults, formatMarkdown, type CompareMetric } from '../../reports/compare.js';
 import { HarnessError } from '../errors.js';
 import { loadResults } from './report.js';
 
-const USAGE_LINE = 'Usage: sidecar-bench compare BASE.json HEAD.json [--threshold 10%] [--metric p50|mean|throughput]';
+const USAGE_LINE = 'Usage: sidecar-bench compare BASE.json HEAD.json [--threshold 10%] [--metric p50|mean|throughput] [--relative]';
 const DEFAULT_THRESHOLD_PCT = 10;
 
 /** `10%` or `10` (both mean ten percent). */
@@ -31,7 +32,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { threshold: { type: 'string' }, metric: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { threshold: { type: 'string' }, metric: { type: 'string' }, relative: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
       allowPositionals: true,
     });
@@ -47,7 +48,12 @@ export async function compareCommand(argv: string[]): Promise<number> {
   const thresholdPct = parsed.values.threshold === undefined ? DEFAULT_THRESHOLD_PCT : parseThreshold(parsed.values.threshold);
   const metric = parsed.values.metric === undefined ? 'p50' : parseMetric(parsed.values.metric);
   const [baseFile, headFile] = files as [string, string];
-  const [base, head] = await Promise.all([loadResults(baseFile), loadResults(headFile)]);
+  let [base, head] = await Promise.all([loadResults(baseFile), loadResults(headFile)]);
+  if (parsed.values.relative === true) {
+    // Latencies in units of the floor measured in the same run (reports/relative.ts).
+    [base, head] = [relativeToFloor(base), relativeToFloor(head)];
+    process.stdout.write('Values are multiples of the floor measured in the same run (native peer; in-process model).\n\n');
+  }
   const comparison = compareResults(base, head, { thresholdPct, metric });
   const markdown = formatMarkdown(comparison);
   process.stdout.write(markdown);

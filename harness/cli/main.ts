@@ -10,7 +10,7 @@ Usage:
   sidecar-bench run [--suite echo,cifar,gemma] [--transports framed,msgpack,http-json,grpc]
                     [--families unix,tcp] [--quick] [--out DIR] [options]
   sidecar-bench report RESULTS.json [--out DIR]
-  sidecar-bench compare BASE.json HEAD.json [--threshold 10%] [--metric p50|mean|throughput]
+  sidecar-bench compare BASE.json HEAD.json [--threshold 10%] [--metric p50|mean|throughput] [--relative]
   sidecar-bench classify IMAGE.png... [--transport framed] [--family unix]
   sidecar-bench datasets fetch cifar10 [--url URL] [--md5 HEX] [--dir DIR]
   sidecar-bench datasets locate [--data DIR]
