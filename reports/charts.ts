@@ -151,7 +151,17 @@ export function throughputVsConcurrencyChart(result: RunResult): Chart {
   const id = 'throughput-concurrency';
   const title = 'Throughput vs concurrency';
   const caption = 'Completed requests per second with N requests in flight (closed loop). A line that flattens early means the transport or sidecar serialises requests.';
-  const cells = ok(result, (c) => c.scenario === 'concurrency' && finite(c.throughputRps));
+  const sweep = ok(result, (c) => c.scenario === 'concurrency' && finite(c.throughputRps));
+  // The model suites sweep from 2 in flight up: their single-stream pass (unary, the sweep's
+  // generation length) is the point at 1.
+  const sweepSteps = new Set(sweep.filter((c) => c.suite === 'gemma').map((c) => c.samplingSteps));
+  const ones = ok(
+    result,
+    (c) =>
+      c.scenario === 'single-stream' && c.suite !== 'echo' && c.transport !== 'in-process' && c.concurrency === 1 && c.streaming !== true &&
+      (c.suite !== 'gemma' || sweepSteps.has(c.samplingSteps)) && finite(c.throughputRps),
+  );
+  const cells = sweep.length === 0 ? [] : [...sweep, ...ones];
   if (cells.length === 0) return absent(id, title, caption);
   const values = cells.map((c) => ({ ...base(c), concurrency: c.concurrency, rps: c.throughputRps! }));
   const suites = new Set(values.map((v) => v.suite));
