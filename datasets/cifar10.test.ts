@@ -2,10 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HarnessError } from '../harness/errors.js';
 import { sharedDir } from '../harness/paths.js';
 import { countCifarRecords, DEFAULT_CLASS_NAMES, EXACT_RECORDS, IMAGE_BYTES, loadTestSet, readCifarRecords, readClassNames, RECORD_BYTES, TEST_FILE } from './cifar10.js';
 import { syntheticImages, syntheticSet } from './synthetic.js';
+import { codeOf } from '../harness/testing.js';
 
 /** `count` records: record i has label i % 10 and every pixel byte (i * 7 + plane) & 0xff. */
 function fakeRecords(count: number, label = (i: number): number => i % 10): Uint8Array {
@@ -17,10 +17,6 @@ function fakeRecords(count: number, label = (i: number): number => i % 10): Uint
   return out;
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  return error instanceof HarnessError ? error.code : `not a HarnessError: ${String(error)}`;
-}
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

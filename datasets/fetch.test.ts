@@ -7,11 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HarnessError } from '../harness/errors.js';
 import { datasetsCommand } from '../harness/cli/datasets.js';
 import { RECORD_BYTES } from './cifar10.js';
 import { fetchCifar10 } from './fetch.js';
 import { writeTar } from './tar.js';
+import { codeOf } from '../harness/testing.js';
 
 const NAMES = 'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n';
 const records = (count: number, seed: number): Uint8Array =>
@@ -61,10 +61,6 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  return error instanceof HarnessError ? error.code : `not a HarnessError: ${String(error)}`;
-}
 
 /** The target's parent holds only the target (if any): no partial directories left behind. */
 async function leftovers(dir: string): Promise<string[]> {

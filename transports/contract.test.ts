@@ -4,11 +4,11 @@
  * stalls or dies mid-request.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HarnessError } from '../harness/errors.js';
 import { startSidecar, stopAllSidecars, type Sidecar } from '../harness/sidecar.js';
 import { FAMILIES, type Family } from './address.js';
 import { loadTransport } from './registry.js';
 import { TRANSPORT_NAMES, type HttpSetup, type Transport, type TransportName } from './types.js';
+import { codeOf } from '../harness/testing.js';
 
 interface Target {
   readonly transport: TransportName;
@@ -23,15 +23,6 @@ const targets: Target[] = TRANSPORT_NAMES.flatMap((transport) =>
 const label = (t: Target): string => `${t.transport}${t.httpSetup === undefined ? '' : `(${t.httpSetup})`} over ${t.family}`;
 const sidecarArgs = (t: Target, extra: string[] = []): string[] => [...(t.httpSetup === undefined ? [] : ['--http-worker', t.httpSetup]), ...extra];
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(HarnessError);
-    return (error as HarnessError).code;
-  }
-  return 'no error';
-}
 
 async function client(target: Target, sidecar: Sidecar, timeoutMs = 10_000): Promise<Transport> {
   const factory = await loadTransport(target.transport);

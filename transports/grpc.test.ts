@@ -5,23 +5,14 @@
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HarnessError } from '../harness/errors.js';
 import { startSidecar, stopAllSidecars, type Sidecar } from '../harness/sidecar.js';
 import { FAMILIES, type Family } from './address.js';
 import { channelOptions, createGrpcTransport, fromGrpcError, grpcTarget, loadMethods, waitForChannel } from './grpc.js';
 import type { Transport } from './types.js';
+import { codeOf } from '../harness/testing.js';
 
 const LIMIT = 256 * 1024;
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(HarnessError);
-    return (error as HarnessError).code;
-  }
-  return 'no error';
-}
 
 const bytes = (size: number, seed = 0): Uint8Array => Uint8Array.from({ length: size }, (_, i) => (i * 131 + seed) & 0xff);
 const connect = (on: Sidecar, timeoutMs = 10_000, maxFrameBytes = 64 * 1024 * 1024): Promise<Transport> =>

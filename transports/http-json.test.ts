@@ -8,7 +8,6 @@ import { Buffer } from 'node:buffer';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HarnessError } from '../harness/errors.js';
 import { sidecarPython } from '../harness/paths.js';
 import { startSidecar, type Sidecar } from '../harness/sidecar.js';
 import { FAMILIES, type Address, type Family } from './address.js';
@@ -32,15 +31,6 @@ async function connect(address: Address, timeoutMs = 5000, maxFrameBytes = MAX_F
   return transport;
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(HarnessError);
-    return (error as HarnessError).code;
-  }
-  throw new Error('Expected the call to fail, it succeeded');
-}
 
 // A core that classifies and generates, served by the real front-end, for what the echo model cannot do.
 const FAKE_SIDECAR = `
@@ -69,6 +59,7 @@ def ready(bound):
 
 serve(Fake(), parse_address(sys.argv[-1]), {"http_worker": sys.argv[1], "max_frame_bytes": 1 << 20}, ready)
 `;
+import { codeOf } from '../harness/testing.js';
 
 const bytesOf = (length: number, seed = 0): Uint8Array => Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff);
 

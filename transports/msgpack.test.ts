@@ -9,26 +9,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { Packr, Unpackr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HarnessError } from '../harness/errors.js';
 import { startSidecar, stopAllSidecars, type Sidecar } from '../harness/sidecar.js';
 import { FAMILIES, type Address } from './address.js';
 import { createFrameDecoder, lengthHeader } from './framing.js';
 import { createMsgpackTransport, decodeEchoReply, encodeEchoFrame, encodeFrame, type WireReply } from './msgpack.js';
 import type { Transport } from './types.js';
+import { codeOf } from '../harness/testing.js';
 
 const plain = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, int64AsType: 'number' });
 const LIMIT = 1024 * 1024 + 64;
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(HarnessError);
-    return (error as HarnessError).code;
-  }
-  return 'no error';
-}
 
 const bytes = (size: number, seed = 0): Uint8Array => Uint8Array.from({ length: size }, (_, i) => (i * 131 + seed) & 0xff);
 const frame = (body: Uint8Array): Uint8Array => Buffer.concat([lengthHeader(body.length), body]);
