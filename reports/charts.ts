@@ -262,21 +262,7 @@ export function cifarAccuracyChart(result: RunResult): Chart {
   const cells = ok(result, (c) => c.suite === 'cifar' && finite(c.metrics['accuracy']));
   if (cells.length === 0) return absent(id, title, caption);
   const values = cells.map((c) => ({ ...base(c), accuracy: c.metrics['accuracy'] as number }));
-  const y = { field: 'transport', type: 'nominal', title: null, sort: labelOrder(values.map((v) => v.transport)) } as const;
-  const x = { field: 'accuracy', type: 'quantitative', aggregate: 'median', title: 'top-1 accuracy', scale: { domain: [0, 1] as number[] } } as const;
-  const spec: TopLevelSpec = {
-    data: { values },
-    facet: { row: familyFacet },
-    resolve: { scale: { y: 'independent' } },
-    spec: {
-      width: 420,
-      layer: [
-        { mark: 'bar', encoding: { y, x, color: transportColour(result, values) } },
-        { mark: { type: 'text', align: 'left', dx: 4 }, encoding: { y, x, text: { field: 'accuracy', aggregate: 'median', type: 'quantitative', format: '.2%' } } },
-      ],
-    },
-  };
-  return { id, title, caption, spec };
+  return { id, title, caption, spec: labelledBars(result, values, { field: 'accuracy', title: 'top-1 accuracy', format: '.2%', domain: [0, 1] }) };
 }
 
 /** The confusion matrix carried by the `cifar: confusion` check (rows: true class, columns: predicted). */
@@ -385,21 +371,25 @@ export function calibrationChart(result: RunResult): Chart {
     ...(noop === undefined ? [] : [{ ...base(noop), family, ratio: noop.latency!.p50Us / floor }]),
   ]);
   if (values.length === 0) return absent(id, title, caption);
+  return { id, title, caption, spec: labelledBars(result, values, { field: 'ratio', title: 'p50 / native-peer p50', format: '.2f' }) };
+}
+
+/** One labelled horizontal bar per transport (the median of `field`), a row per socket family. */
+function labelledBars(result: RunResult, values: readonly (ReturnType<typeof base> & Record<string, unknown>)[], x: { field: string; title: string; format: string; domain?: number[] }): TopLevelSpec {
   const y = { field: 'transport', type: 'nominal', title: null, sort: labelOrder(values.map((v) => v.transport)) } as const;
-  const x = { field: 'ratio', type: 'quantitative', aggregate: 'median', title: 'p50 / native-peer p50' } as const;
-  const spec: TopLevelSpec = {
-    data: { values },
+  const xEncoding = { field: x.field, type: 'quantitative', aggregate: 'median', title: x.title, ...(x.domain === undefined ? {} : { scale: { domain: x.domain } }) } as const;
+  return {
+    data: { values: [...values] },
     facet: { row: familyFacet },
     resolve: { scale: { y: 'independent' } },
     spec: {
       width: 420,
       layer: [
-        { mark: 'bar', encoding: { y, x, color: transportColour(result, values) } },
-        { mark: { type: 'text', align: 'left', dx: 4 }, encoding: { y, x, text: { field: 'ratio', aggregate: 'median', type: 'quantitative', format: '.2f' } } },
+        { mark: 'bar', encoding: { y, x: xEncoding, color: transportColour(result, values) } },
+        { mark: { type: 'text', align: 'left', dx: 4 }, encoding: { y, x: xEncoding, text: { field: x.field, aggregate: 'median', type: 'quantitative', format: x.format } } },
       ],
     },
   };
-  return { id, title, caption, spec };
 }
 
 /** Every chart, in report order. */
