@@ -56,7 +56,7 @@ describe.each(targets)('$transport $httpSetup over $family', (target) => {
   });
 
   it('answers several requests in flight, each with its own payload', async () => {
-    const payloads = Array.from({ length: 16 }, (_, i) => Uint8Array.from({ length: 100 + i }, () => i));
+    const payloads = Array.from({ length: 32 }, (_, i) => Uint8Array.from({ length: i * 97 }, (_, j) => (j + i) & 0xff));
     const replies = await Promise.all(payloads.map((p) => transport.echo(p)));
     replies.forEach((reply, i) => expect([...reply]).toEqual([...(payloads[i] as Uint8Array)]));
   });

@@ -130,22 +130,6 @@ describe.each(FAMILIES)('msgpack sidecar over %s', (family) => {
     await sidecar?.stop();
   });
 
-  it.each([0, 1, 3072, 1_048_576])('echoes %i bytes exactly', async (size) => {
-    const payload = bytes(size, 3);
-    expect(Buffer.from(await transport.echo(payload)).equals(Buffer.from(payload))).toBe(true);
-  });
-
-  it('echoes all 256 byte values', async () => {
-    const payload = Uint8Array.from({ length: 256 }, (_, i) => i);
-    expect([...(await transport.echo(payload))]).toEqual([...payload]);
-  });
-
-  it('keeps several requests in flight on one connection', async () => {
-    const payloads = Array.from({ length: 32 }, (_, i) => bytes(i * 97, i));
-    const replies = await Promise.all(payloads.map((p) => transport.echo(p)));
-    replies.forEach((reply, i) => expect(Buffer.from(reply).equals(Buffer.from(payloads[i] as Uint8Array))).toBe(true));
-  });
-
   it('reports what the echo model lacks as UNSUPPORTED_OP, bad images as BAD_INPUT', async () => {
     expect(await codeOf(transport.classify(new Uint8Array(3072)))).toBe('UNSUPPORTED_OP');
     expect(await codeOf(transport.classify(new Uint8Array(3 * 3072)))).toBe('UNSUPPORTED_OP');
@@ -162,7 +146,8 @@ describe.each(FAMILIES)('msgpack sidecar over %s', (family) => {
     await stillServes();
   });
 
-  // Stalled and killed sidecars: transports/contract.test.ts covers them for every transport and family.
+  // Echo fidelity, requests in flight, stalled and killed sidecars: transports/contract.test.ts
+  // covers them for every transport and family.
 
   const inSync: [string, Uint8Array, number | null, string][] = [
     ['invalid msgpack bytes', frame(Uint8Array.of(0xc1)), null, 'BAD_INPUT'],
