@@ -3,17 +3,10 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HarnessError } from './errors.js';
 import { startSidecar, stopAllSidecars } from './sidecar.js';
+import { alive } from './testing.js';
 
 afterAll(stopAllSidecars);
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('sidecar lifecycle', () => {
   it('starts, reports its ready line, and stops without leaving the process or socket', async () => {

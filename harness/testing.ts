@@ -13,3 +13,14 @@ export async function codeOf(promise: Promise<unknown>): Promise<string> {
   }
   return 'no error';
 }
+
+/** Whether a process with this pid exists (signal 0 probes without signalling). */
+export function alive(pid: unknown): boolean {
+  if (typeof pid !== 'number') return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import type { RunResult } from '../results.js';
 import { REPO_ROOT } from '../paths.js';
+import { alive } from '../testing.js';
 
 const BIN = path.join(REPO_ROOT, 'harness', 'bin.js');
 const FAST = ['--warmup', '20', '--warmup-ms', '10', '--window-ms', '100', '--min-windows', '2', '--max-windows', '3'];
@@ -22,15 +23,6 @@ async function readResults(dir: string): Promise<RunResult> {
   return JSON.parse(await readFile(path.join(dir, 'results.json'), 'utf8')) as RunResult;
 }
 
-function alive(pid: unknown): boolean {
-  if (typeof pid !== 'number') return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('sidecar-bench run', () => {
   it('writes real echo rows for framed over unix and tcp, with the calibration floors', async () => {
