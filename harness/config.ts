@@ -24,11 +24,15 @@ export interface BenchOptions {
   samplingSteps?: number[];
   warmupRequests?: number;
   warmupMs?: number;
-  windowMs?: number;
-  minWindows?: number;
-  maxWindows?: number;
-  maxRequests?: number;
+  blockMs?: number;
+  minRounds?: number;
+  maxRounds?: number;
+  /** A group starts no new round after this long (once it has `minRounds`), settled or not. */
+  maxGroupMs?: number;
   stabilityPct?: number;
+  seed?: number;
+  /** How the echo groups are pinned to cores (harness/affinity.ts): all on one core, clients apart from servers, or not at all. */
+  cpuPinning?: 'shared' | 'split' | 'off';
   trials?: number;
   timeoutMs?: number;
   readyTimeoutMs?: number;
@@ -62,11 +66,13 @@ const FULL: Required<Omit<BenchOptions, 'data' | 'connect' | 'out' | 'limit' | '
   samplingSteps: [16, 64, 128, 256],
   warmupRequests: 200,
   warmupMs: 250,
-  windowMs: 1000,
-  minWindows: 3,
-  maxWindows: 10,
-  maxRequests: 1_000_000,
+  blockMs: 10,
+  minRounds: 10,
+  maxRounds: 400,
+  maxGroupMs: 30_000,
   stabilityPct: 10,
+  seed: 1,
+  cpuPinning: 'shared',
   trials: 1,
   timeoutMs: 30_000,
   readyTimeoutMs: 120_000,
@@ -75,18 +81,24 @@ const FULL: Required<Omit<BenchOptions, 'data' | 'connect' | 'out' | 'limit' | '
   calibration: true,
 };
 
-/** `--quick`: the default matrix, sized to finish in about three minutes on a 2-core machine. */
+/**
+ * `--quick`: every suite and scenario, sized to finish in about four minutes on a 2-core machine:
+ * three payloads, two concurrency levels and one offered rate, short blocks, at most 8 s per group.
+ */
 const QUICK: Partial<BenchOptions> = {
-  warmupRequests: 50,
-  warmupMs: 50,
-  windowMs: 150,
-  minWindows: 3,
-  maxWindows: 4,
+  warmupRequests: 20,
+  warmupMs: 20,
+  blockMs: 5,
+  minRounds: 8,
+  maxRounds: 100,
+  maxGroupMs: 8000,
   suites: ['echo', 'cifar', 'gemma'],
   scenarios: ['single-stream', 'concurrency', 'server', 'offline'],
-  ratesRps: [500, 2000],
-  samplingSteps: [16],
-  batchSizes: [1, 64, 256],
+  payloadBytes: [64, 3072, 1_048_576],
+  concurrency: [4, 16],
+  ratesRps: [500],
+  samplingSteps: [8],
+  batchSizes: [64],
   limit: 300,
 };
 
@@ -111,6 +123,7 @@ function validate(config: ResolvedConfig): void {
   oneOf('families', config.families, FAMILIES);
   oneOf('http-setups', config.httpSetups, HTTP_SETUPS);
   oneOf('scenarios', config.scenarios, SCENARIOS);
+  oneOf('cpu-pinning', [config.cpuPinning], ['shared', 'split', 'off'] as const);
   const positive = (name: string, values: readonly number[], allowZero = false): void => {
     for (const v of values) {
       if (!Number.isInteger(v) || v < (allowZero ? 0 : 1)) usage(`Expected \`--${name}\` to be ${allowZero ? 'non-negative' : 'positive'} integers, got \`${v}\``);
@@ -122,14 +135,16 @@ function validate(config: ResolvedConfig): void {
   positive('batch-sizes', config.batchSizes);
   positive('sampling-steps', config.samplingSteps);
   positive('warmup', [config.warmupRequests], true);
-  positive('window-ms', [config.windowMs]);
-  positive('min-windows', [config.minWindows]);
-  positive('max-windows', [config.maxWindows]);
-  positive('max-requests', [config.maxRequests]);
+  positive('block-ms', [config.blockMs]);
+  positive('min-rounds', [config.minRounds]);
+  positive('max-rounds', [config.maxRounds]);
+  positive('max-group-ms', [config.maxGroupMs]);
+  positive('seed', [config.seed], true);
   positive('trials', [config.trials]);
   positive('timeout-ms', [config.timeoutMs]);
   if (config.limit !== undefined) positive('limit', [config.limit]);
-  if (config.maxWindows < config.minWindows) usage(`Expected \`--max-windows\` (${config.maxWindows}) to be at least \`--min-windows\` (${config.minWindows})`);
+  if (config.maxRounds < config.minRounds) usage(`Expected \`--max-rounds\` (${config.maxRounds}) to be at least \`--min-rounds\` (${config.minRounds})`);
+  if (!(config.stabilityPct > 0)) usage(`Expected \`--stability-pct\` to be a positive number, got \`${config.stabilityPct}\``);
 }
 
 function usage(message: string): never {

@@ -20,6 +20,8 @@ export interface Environment {
   readonly gitDirty: boolean | null;
   readonly harnessVersion: string;
   readonly hostname: string;
+  /** How the echo groups were pinned to cores, `off`, or why pinning was unavailable. */
+  cpuPinning?: string;
 }
 
 const PY_PROBE = `

@@ -14,7 +14,9 @@ export function summarizeCell(cell: CellResult): string {
   if (cell.throughputRps !== undefined) parts.push(`${cell.throughputRps.toFixed(0)} req/s`);
   for (const [k, v] of Object.entries(cell.metrics)) if (v !== null && ['images_per_s', 'accuracy', 'tokens_per_s', 'achieved_rps'].includes(k)) parts.push(`${k} ${v.toFixed(k === 'accuracy' ? 4 : 1)}`);
   if (cell.errors > 0) parts.push(`${cell.errors} errors`);
-  if (cell.stable === false) parts.push('unstable');
+  if (cell.floor !== undefined) parts.push(`${cell.floor.estimate.toFixed(2)}x ${cell.floor.floor}${cell.floor.belowFloor ? ' (BELOW ITS FLOOR)' : ''}`);
+  if (cell.overhead !== undefined) parts.push(`overhead ${cell.overhead.estimate.toFixed(1)}us (${cell.overhead.pct.toFixed(1)}%)`);
+  if (cell.stable === false) parts.push(`unstable: ${cell.unstableReason ?? 'unknown'}`);
   return parts.join(', ');
 }
 
@@ -23,7 +25,6 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
   const startedAt = performance.now();
   let planned = 0;
   let finished = 0;
-  let current = '';
   const status = (): string => {
     const pct = planned > 0 ? Math.min(100, Math.round((finished / planned) * 100)) : 0;
     const elapsed = performance.now() - startedAt;
@@ -38,7 +39,6 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
       planned += cells;
     },
     start(label) {
-      current = label;
       if (live) {
         clear();
         stream.write(`${status()} ${label}`.slice(0, (stream.columns ?? 120) - 1));
@@ -47,8 +47,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
     done(cell) {
       finished += 1;
       clear();
-      stream.write(`${status()} ${current || cell.id}: ${summarizeCell(cell)}\n`);
-      current = '';
+      stream.write(`${status()} ${cell.id}: ${summarizeCell(cell)}\n`);
     },
     log(message) {
       clear();

@@ -8,12 +8,22 @@ import type { ResolvedConfig, ScenarioName, SuiteName } from './config.js';
 import type { HarnessErrorCode } from './errors.js';
 import type { Environment } from './environment.js';
 import type { LatencySummary } from './stats/recorder.js';
-import type { WindowStat } from './load/windows.js';
 
-export const RESULTS_SCHEMA_VERSION = 1;
+export const RESULTS_SCHEMA_VERSION = 2;
 
-/** Rows that are not a sidecar transport: the IPC floor, the harness floor, the model in-process. */
-export type BaselineName = 'native-peer' | 'no-op' | 'in-process';
+/**
+ * Rows that are not a sidecar transport. The echo floors form a 2x2 of {Node client, C client} x
+ * {C echo peer, Python sidecar}: `native-pair` (C client, C peer), `native-peer` (our framed
+ * client, C peer), `native-client` (C client, the Python framed sidecar); `lean-node` is the
+ * leanest possible Node client on a Python sidecar (one socket, one await per round trip), the
+ * yardstick for the harness's own clients; `no-op` never leaves the process (the harness's own
+ * cost); `in-process` is the model called directly in Python.
+ */
+export const BASELINE_NAMES = ['native-pair', 'native-peer', 'native-client', 'lean-node', 'no-op', 'in-process'] as const;
+export type BaselineName = (typeof BASELINE_NAMES)[number];
+
+/** The wires a calibration row can speak (`lean-node` speaks both). */
+export type CalibrationWire = 'framed' | 'msgpack';
 
 export interface CellKey {
   readonly suite: SuiteName;
@@ -21,6 +31,8 @@ export interface CellKey {
   readonly transport: TransportName | BaselineName;
   readonly family: Family | 'in-process';
   readonly httpSetup?: HttpSetup;
+  /** Calibration rows only: the wire spoken (`lean-node` on `framed` or `msgpack`). */
+  readonly wire?: CalibrationWire;
   readonly payloadBytes?: number;
   readonly concurrency: number;
   readonly batch?: number;
@@ -34,6 +46,71 @@ export interface CellKey {
   readonly loadFraction?: number;
 }
 
+/** How a cell is compared: its median latency, or its time per request (throughput scenarios). */
+export type FigureKind = 'p50' | 'time-per-request';
+
+/** One cell's block in one round of its interleaved group. */
+export interface RoundStat {
+  /** The round (0-based); cells of one group with the same round ran in the same moments. */
+  readonly round: number;
+  /** Its place in that round's shuffled order (0 = first). */
+  readonly position: number;
+  /** Requests that succeeded in the block, and those that failed. */
+  readonly requests: number;
+  readonly errors: number;
+  readonly durationMs: number;
+  readonly p50Us: number;
+  /** The figure the cell is compared on (`figure` of the cell), µs. */
+  readonly figureUs: number;
+  /** Median model compute time per request in the block, when replies carried it. */
+  readonly computeP50Us?: number;
+  /** Median of latency minus compute time per request in the block, when replies carried it. */
+  readonly overheadP50Us?: number;
+}
+
+/** An estimate with its 95% interval, from the per-round values it came from. */
+export interface IntervalEstimate {
+  readonly estimate: number;
+  readonly low: number;
+  readonly high: number;
+  /** Rounds it came from; fewer than 6 cannot give a 95% interval. */
+  readonly rounds: number;
+}
+
+/** A cell read against its floor, round by round. */
+export interface FloorComparison extends IntervalEstimate {
+  /** The floor's cell id (in this run, in the same group). */
+  readonly floorId: string;
+  /** The floor's name as the legend shows it (`native-peer`, `in-process`, ...). */
+  readonly floor: string;
+  /** Median of the per-round ratios `figure / floor figure`; `low`/`high` its 95% interval. */
+  readonly figure: FigureKind;
+  /**
+   * Whether the floor bounds the cell from below: one request at a time, every request costs at
+   * least the floor's round trip. With many in flight it is a reference, not a bound (a server
+   * that batches its wake-ups can outpace a thread-per-connection C peer).
+   */
+  readonly strict: boolean;
+  /** A strict floor whose whole interval lies below 1: faster than physics allows; look into it. */
+  readonly belowFloor: boolean;
+}
+
+/** What the transport adds to the model's own compute time, per request. */
+export interface OverheadEstimate extends IntervalEstimate {
+  /** The model's compute time per request (median over rounds), µs. */
+  readonly computeUs: number;
+  /** `estimate / computeUs * 100`. */
+  readonly pct: number;
+  /**
+   * `reply`: latency minus the compute time each reply carried, per request; `in-process`: the
+   * cell's p50 minus the in-process model's p50 in the same round (the wire carried no timing).
+   */
+  readonly source: 'reply' | 'in-process';
+}
+
+/** Why a cell is not `stable`. */
+export type UnstableReason = 'errors' | 'too few samples' | 'still drifting';
+
 export interface CellResult extends CellKey {
   /** Stable identity of the cell across runs (what `compare` matches on). */
   readonly id: string;
@@ -43,12 +120,22 @@ export interface CellResult extends CellKey {
   readonly errors: number;
   readonly errorsByCode: Partial<Record<HarnessErrorCode, number>>;
   readonly latency?: LatencySummary;
-  /** Bootstrap 95% confidence intervals, microseconds. */
+  /** 95% intervals of the median and mean, microseconds, from the per-round values. */
   readonly ci95?: { readonly p50Us: [number, number]; readonly meanUs: [number, number] };
   readonly throughputRps?: number;
   readonly durationMs: number;
-  readonly windows?: readonly WindowStat[];
+  /** The interleaved group the cell was measured in: cells of one group share their rounds. */
+  readonly group?: string;
+  /** How the group's processes were pinned to cores (`shared core 0`, ...); absent when not pinned. */
+  readonly pinning?: string;
+  readonly figure?: FigureKind;
+  /** One entry per round the cell ran in. */
+  readonly rounds?: readonly RoundStat[];
+  readonly floor?: FloorComparison;
+  readonly overhead?: OverheadEstimate;
+  /** Its headline figure (the floor ratio, else the per-round figure) is pinned within `stabilityPct`. */
   readonly stable?: boolean;
+  readonly unstableReason?: UnstableReason;
   /** Raw latency samples in microseconds (a uniform reservoir when there were more). */
   readonly samplesUs?: readonly number[];
   /** HdrHistogram compressed base64, nanoseconds. */
@@ -85,6 +172,7 @@ export interface RunResult {
 export function cellId(key: CellKey): string {
   const parts: string[] = [key.suite, key.scenario, key.transport, key.family];
   if (key.httpSetup !== undefined) parts.push(`http=${key.httpSetup}`);
+  if (key.wire !== undefined) parts.push(`wire=${key.wire}`);
   if (key.payloadBytes !== undefined) parts.push(`payload=${key.payloadBytes}`);
   parts.push(`c=${key.concurrency}`);
   if (key.batch !== undefined) parts.push(`batch=${key.batch}`);
@@ -93,4 +181,10 @@ export function cellId(key: CellKey): string {
   if (key.loadFraction !== undefined) parts.push(`load=${key.loadFraction}`);
   else if (key.targetRps !== undefined) parts.push(`rate=${key.targetRps}`);
   return parts.join('/');
+}
+
+/** The name a cell's series goes by in tables and legends: `framed`, `http-json (gthread)`, `lean-node (msgpack)`. */
+export function seriesName(key: Pick<CellKey, 'transport' | 'httpSetup' | 'wire'>): string {
+  const qualifier = key.httpSetup ?? (key.transport === 'lean-node' ? key.wire : undefined);
+  return qualifier === undefined ? key.transport : `${key.transport} (${qualifier})`;
 }

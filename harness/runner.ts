@@ -4,9 +4,10 @@
  * progress and keeps everything measured so far.
  */
 import type { ResolvedConfig, SuiteName } from './config.js';
+import { createPinning } from './affinity.js';
 import { captureEnvironment, harnessVersion } from './environment.js';
 import { toHarnessError } from './errors.js';
-import { withConnectedSidecar, withSpawnedSidecar } from './leases.js';
+import { withSidecars } from './leases.js';
 import { RESULTS_SCHEMA_VERSION, type RunResult } from './results.js';
 import type { Progress, SuiteContext, SuiteRunner } from './suites/context.js';
 
@@ -45,6 +46,9 @@ export async function runBenchmark(options: RunOptions): Promise<RunResult> {
     if (options.onUpdate !== undefined) pending = pending.then(() => options.onUpdate?.(result));
   };
   let trial = 1;
+  const layout = config.cpuPinning;
+  const pinning = layout === 'off' ? undefined : await createPinning();
+  result.environment.cpuPinning = pinning === undefined ? 'off' : 'unavailable' in pinning ? `unavailable: ${pinning.unavailable}` : `echo groups ${layout}: harness on core ${pinning.cpu}`;
   const ctx: SuiteContext = {
     config,
     signal,
@@ -58,7 +62,15 @@ export async function runBenchmark(options: RunOptions): Promise<RunResult> {
       result.checks.push(check);
       save();
     },
-    withSidecar: (target, body) => (config.connect === undefined ? withSpawnedSidecar(target, config, body) : withConnectedSidecar(target, config, body)),
+    withSidecars: (targets, body) => withSidecars(targets, config, body),
+    async pinned(body) {
+      if (layout === 'off' || pinning === undefined || 'unavailable' in pinning || !(await pinning.pin(layout))) return body(undefined);
+      try {
+        return await body(layout === 'shared' ? `shared core ${pinning.cpu}` : `harness core ${pinning.cpu}, servers the other cores`);
+      } finally {
+        await pinning.unpin();
+      }
+    },
   };
   // Trials repeat the whole matrix with fresh sidecars, so they are independent samples.
   for (trial = 1; trial <= config.trials && !signal.aborted; trial++) {

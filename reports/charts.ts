@@ -8,7 +8,7 @@
  * set-up); line dash or facet column means family.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { CellResult, RunResult } from '../harness/results.js';
+import { BASELINE_NAMES, seriesName, type CellResult, type RunResult } from '../harness/results.js';
 import { HTTP_SETUPS, TRANSPORT_NAMES } from '../transports/types.js';
 
 export interface Chart {
@@ -21,14 +21,15 @@ export interface Chart {
   readonly spec?: TopLevelSpec;
 }
 
-const BASELINES = ['native-peer', 'no-op', 'in-process'] as const;
+const BASELINES = BASELINE_NAMES;
 const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
-const CANONICAL = [...TRANSPORT_NAMES.flatMap((t) => (t === 'http-json' ? [t, ...HTTP_SETUPS.map((s) => `${t} (${s})`)] : [t])), ...BASELINES];
+const CANONICAL = [
+  ...TRANSPORT_NAMES.flatMap((t) => (t === 'http-json' ? [t, ...HTTP_SETUPS.map((s) => `${t} (${s})`)] : [t])),
+  ...BASELINES.flatMap((b) => (b === 'lean-node' ? ['lean-node (framed)', 'lean-node (msgpack)'] : [b])),
+];
 
-/** The legend name of a cell's transport: the transport string, with the HTTP set-up when there is one. */
-export function seriesLabel(cell: Pick<CellResult, 'transport' | 'httpSetup'>): string {
-  return cell.httpSetup === undefined ? cell.transport : `${cell.transport} (${cell.httpSetup})`;
-}
+/** The legend name of a cell's transport: the transport string, with the HTTP set-up or wire when there is one. */
+export const seriesLabel = seriesName;
 
 function labelOrder(labels: Iterable<string>): string[] {
   const rank = (l: string): number => (CANONICAL.includes(l) ? CANONICAL.indexOf(l) : CANONICAL.length);
@@ -220,35 +221,41 @@ export function serverScenarioChart(result: RunResult): Chart {
   return { id, title, caption, spec };
 }
 
-/** Where a CIFAR request's time goes: the model's own compute vs everything else. */
+/** Where a model request's time goes: the model's own compute, and what the transport adds, with its interval. */
 export function overheadBreakdownChart(result: RunResult): Chart {
   const id = 'overhead-breakdown';
-  const title = 'CIFAR single-stream: model compute vs transport overhead';
-  const caption = "Each bar is one request's p50: the model's own compute time (from the wire where the transport carries it, else the in-process baseline's) and the rest (encoding, IPC, decoding, harness). The in-process row is the model with no IPC at all.";
-  const cells = ok(result, (c) => c.suite === 'cifar' && c.scenario === 'single-stream' && c.latency !== undefined && finite(c.metrics['compute_us']));
+  const title = 'Model compute vs transport overhead, one request at a time';
+  const caption =
+    "Each bar is one request of the model, one at a time: the model's own compute time (measured in the sidecar and sent back with each reply) and what the transport added on top (the client's latency minus that compute time, per request; the black line is its 95% interval over the rounds). The in-process row is the model called directly in Python.";
+  const cells = ok(result, (c) => (c.suite === 'cifar' || c.suite === 'gemma') && c.scenario === 'single-stream' && c.overhead !== undefined && c.streaming !== true);
   if (cells.length === 0) return absent(id, title, caption);
-  const smallest = Math.min(...cells.map((c) => c.batch ?? 1));
-  const values = medianTrial(cells.filter((c) => (c.batch ?? 1) === smallest))
-    .flatMap((c) => {
-      const compute = c.metrics['compute_us'] as number;
-      return [
-        { ...base(c), part: 'model compute', us: compute },
-        { ...base(c), part: 'transport + harness', us: Math.max(0, c.latency!.p50Us - compute) },
-      ];
-    });
+  const values = medianTrial(cells).flatMap((c) => {
+    const o = c.overhead!;
+    const row = { ...base(c), model: c.suite === 'gemma' ? `gemma, ${c.samplingSteps ?? 0} steps` : 'cifar, 1 image' };
+    return [
+      { ...row, part: 'model compute', from: 0, to: o.computeUs, low: Number.NaN, high: Number.NaN },
+      { ...row, part: 'transport overhead', from: o.computeUs, to: o.computeUs + o.estimate, low: o.computeUs + o.low, high: o.computeUs + o.high },
+    ];
+  });
+  const y = { field: 'transport', type: 'nominal', title: null, sort: labelOrder(values.map((v) => v.transport)) } as const;
   const spec: TopLevelSpec = {
     data: { values },
-    facet: { row: familyFacet },
-    resolve: { scale: { y: 'independent' } },
+    facet: { row: { field: 'model', type: 'nominal', title: null }, column: familyFacet },
+    resolve: { scale: { x: 'independent', y: 'independent' } },
     spec: {
-      width: 480,
-      mark: 'bar',
-      encoding: {
-        y: { field: 'transport', type: 'nominal', title: null, sort: labelOrder(values.map((v) => v.transport)) },
-        x: { field: 'us', type: 'quantitative', stack: 'zero', title: 'p50 latency (µs)' },
-        color: { field: 'part', type: 'nominal', title: 'part', scale: { domain: ['model compute', 'transport + harness'], range: ['#54a24b', '#bab0ac'] } },
-        order: { field: 'part', sort: 'ascending' },
-      },
+      width: 360,
+      layer: [
+        {
+          mark: 'bar',
+          encoding: {
+            y,
+            x: { field: 'from', type: 'quantitative', title: 'latency per request (µs)' },
+            x2: { field: 'to' },
+            color: { field: 'part', type: 'nominal', title: 'part', scale: { domain: ['model compute', 'transport overhead'], range: ['#54a24b', '#bab0ac'] } },
+          },
+        },
+        { transform: [{ filter: 'isFinite(datum.low)' }], mark: { type: 'rule', color: '#222' }, encoding: { y, x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' } } },
+      ],
     },
   };
   return { id, title, caption, spec };
@@ -358,20 +365,39 @@ export function gemmaChart(result: RunResult): Chart {
   return { id, title, caption, spec };
 }
 
-/** Each echo row's p50 as a multiple of the native C peer's on the same family (3072 B, one at a time). */
+/** The payload the floors chart shows: 3072 B when measured, else the smallest one. */
+function floorsPayload(cells: readonly CellResult[]): number | undefined {
+  const payloads = [...new Set(cells.map((c) => c.payloadBytes ?? 0))].sort((a, b) => a - b);
+  return payloads.includes(3072) ? 3072 : payloads[0];
+}
+
+/** Each echo cell over its floor, one request at a time, round by round, with its 95% interval. */
 export function calibrationChart(result: RunResult): Chart {
   const id = 'calibration';
-  const title = 'Calibration: echo p50 relative to the native peer, 3072 B';
-  const caption = "1.0 is the machine's IPC floor (a C echo peer behind the same client). A transport at 3.0 takes three times the floor. The no-op row (0 B, in-process) is the harness's own cost per request.";
-  const cells = ok(result, (c) => c.suite === 'echo' && c.scenario === 'single-stream' && c.latency !== undefined);
-  const floors = new Map(cells.filter((c) => c.transport === 'native-peer' && c.payloadBytes === 3072).map((c) => [c.family, c.latency!.p50Us]));
-  const noop = cells.find((c) => c.transport === 'no-op');
-  const values = [...floors].flatMap(([family, floor]) => [
-    ...cells.filter((c) => c.family === family && c.payloadBytes === 3072).map((c) => ({ ...base(c), ratio: c.latency!.p50Us / floor })),
-    ...(noop === undefined ? [] : [{ ...base(noop), family, ratio: noop.latency!.p50Us / floor }]),
-  ]);
+  const title = 'Echo over its floor, one request at a time';
+  const caption =
+    "Each dot is a cell's p50 over its floor's, taken round by round in the same moments (the black line is its 95% interval): transports and lean-node over native-peer (our framed client against a C echo server), native-peer and native-client over native-pair (C at both ends). The dashed line at 1.0 is the floor itself; no interval should lie left of it.";
+  const cells = ok(result, (c) => c.suite === 'echo' && c.scenario === 'single-stream' && c.floor !== undefined);
+  const payload = floorsPayload(cells);
+  const values = medianTrial(cells.filter((c) => (c.payloadBytes ?? 0) === payload)).map((c) => ({ ...base(c), ratio: c.floor!.estimate, low: c.floor!.low, high: c.floor!.high, floor: c.floor!.floor }));
   if (values.length === 0) return absent(id, title, caption);
-  return { id, title, caption, spec: labelledBars(result, values, { field: 'ratio', title: 'p50 / native-peer p50', format: '.2f' }) };
+  const y = { field: 'transport', type: 'nominal', title: null, sort: labelOrder(values.map((v) => v.transport)) } as const;
+  const x = { field: 'ratio', type: 'quantitative', title: `p50 / floor p50 (${payload} B)`, scale: { type: 'log' } } as const;
+  const spec: TopLevelSpec = {
+    data: { values },
+    facet: { row: familyFacet },
+    resolve: { scale: { y: 'independent' } },
+    spec: {
+      width: 420,
+      layer: [
+        { mark: { type: 'rule', color: '#999', strokeDash: [4, 4] }, encoding: { x: { datum: 1, type: 'quantitative' } } },
+        { mark: { type: 'rule', color: '#222' }, encoding: { y, x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' } } },
+        { mark: { type: 'point', filled: true, size: 70 }, encoding: { y, x, color: transportColour(result, values), tooltip: [{ field: 'floor', title: 'floor' }] } },
+        { mark: { type: 'text', align: 'left', dx: 4, dy: -7, fontSize: 10 }, encoding: { y, x: { field: 'high', type: 'quantitative' }, text: { field: 'ratio', type: 'quantitative', format: '.2f' } } },
+      ],
+    },
+  };
+  return { id, title, caption, spec };
 }
 
 /** One labelled horizontal bar per transport (the median of `field`), a row per socket family. */

@@ -35,7 +35,7 @@ function cell(key: CellKey, centreUs: number, n: number, seed: number): CellResu
 
 function run(cells: CellResult[]): RunResult {
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     harnessVersion: '0.1.0',
     startedAt: '2025-01-01T00:00:00.000Z',
     finishedAt: '2025-01-01T00:01:00.000Z',
@@ -196,11 +196,11 @@ describe('sidecar-bench compare', () => {
 
   it('exits 2 on usage errors: bad threshold or metric, unreadable file, another schema', async () => {
     const base = await write('base.json', run([cell(KEY, 50, 100, 1)]));
-    const v2 = await write('v2.json', { ...run([]), schemaVersion: 2 });
+    const v1 = await write('v1.json', { ...run([]), schemaVersion: 1 });
     expect(await main(['compare', base, base, '--threshold', 'ten'])).toBe(2);
     expect(await main(['compare', base, base, '--metric', 'p99'])).toBe(2);
     expect(await main(['compare', base, path.join(dir, 'absent.json')])).toBe(2);
-    expect(await main(['compare', base, v2])).toBe(2);
+    expect(await main(['compare', base, v1])).toBe(2);
     expect(await main(['compare', base])).toBe(2);
   });
 

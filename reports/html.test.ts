@@ -4,135 +4,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { reportCommand } from '../harness/cli/report.js';
 import { HarnessError } from '../harness/errors.js';
-import { cellId, type CellKey, type CellResult, type RunCheck, type RunResult } from '../harness/results.js';
-import { mulberry32 } from '../harness/stats/random.js';
+import type { CellKey } from '../harness/results.js';
 import { allCharts, seriesLabel } from './charts.js';
+import { cell, echoCells, echoRun, failed, fullRun, run } from './fixtures.js';
 import { esc, renderReport } from './html.js';
 import { environmentRows, formatUs, summaryRow } from './summary.js';
 import { renderSvg } from './svg.js';
-
-// Fixtures: the shape of a real `run --suite echo --transports framed --quick` (floors, both
-// families, five payloads, three concurrency levels) with invented but plausible numbers, and
-// synthetic cifar, gemma and server cells, which the suites do not produce yet.
-
-function cell(key: CellKey, p50Us: number, extra: Partial<CellResult> = {}): CellResult {
-  const random = mulberry32(Math.round(p50Us * 1000));
-  const samplesUs = Array.from({ length: 200 }, () => p50Us * Math.exp((random() - 0.5) * 0.4));
-  return {
-    ...key,
-    id: cellId(key),
-    status: 'ok',
-    requests: 20_000,
-    errors: 0,
-    errorsByCode: {},
-    latency: { count: 20_000, minUs: p50Us * 0.7, p50Us, p90Us: p50Us * 1.3, p99Us: p50Us * 3, p999Us: p50Us * 9, maxUs: p50Us * 40, meanUs: p50Us * 1.1, stddevUs: p50Us * 0.3 },
-    ci95: { p50Us: [p50Us * 0.98, p50Us * 1.02], meanUs: [p50Us * 1.07, p50Us * 1.13] },
-    throughputRps: (1e6 / p50Us) * key.concurrency * 0.8,
-    durationMs: 1000,
-    stable: true,
-    samplesUs,
-    metrics: {},
-    ...extra,
-  };
-}
-
-const FAMILY_COST = { unix: 1, tcp: 1.4 } as const;
-
-function echoCells(): CellResult[] {
-  const cells = [cell({ suite: 'echo', scenario: 'single-stream', transport: 'no-op', family: 'in-process', payloadBytes: 0, concurrency: 1 }, 0.29)];
-  const peers = [
-    ['native-peer', 10],
-    ['framed', 25],
-    ['http-json', 180],
-  ] as const;
-  for (const [transport, floor] of peers) {
-    for (const family of ['unix', 'tcp'] as const) {
-      const httpSetup = transport === 'http-json' ? { httpSetup: 'sync' as const } : {};
-      for (const payloadBytes of [0, 64, 3072, 65_536, 1_048_576]) {
-        cells.push(cell({ suite: 'echo', scenario: 'single-stream', transport, family, ...httpSetup, payloadBytes, concurrency: 1 }, floor * FAMILY_COST[family] + payloadBytes / 1500));
-      }
-      for (const concurrency of [1, 4, 16]) {
-        cells.push(cell({ suite: 'echo', scenario: 'concurrency', transport, family, ...httpSetup, payloadBytes: 3072, concurrency }, floor * FAMILY_COST[family] * (1 + concurrency / 8)));
-      }
-    }
-  }
-  return cells;
-}
-
-function failed(key: CellKey, code: 'SIDECAR_START_FAILED' | 'TIMEOUT', message: string): CellResult {
-  return { ...key, id: cellId(key), status: 'failed', error: { code, message }, requests: 0, errors: 0, errorsByCode: {}, durationMs: 0, metrics: {} };
-}
-
-function cifarCells(): CellResult[] {
-  const cells: CellResult[] = [];
-  for (const [transport, family, extra] of [['framed', 'unix', 40], ['grpc', 'tcp', 160], ['in-process', 'in-process', 0]] as const) {
-    const compute = 900;
-    cells.push(cell({ suite: 'cifar', scenario: 'single-stream', transport, family, batch: 1, concurrency: 1 }, compute + extra + 5, { metrics: { compute_us: compute, overhead_ratio: (extra + 5) / compute, accuracy: 0.8123 } }));
-    for (const batch of [1, 64, 256]) {
-      const imagesPerS = (batch * 1e6) / (compute * Math.sqrt(batch) + extra * 4);
-      cells.push(cell({ suite: 'cifar', scenario: 'offline', transport, family, batch, concurrency: 1 }, (batch * 1e6) / imagesPerS, { metrics: { images_per_s: imagesPerS, accuracy: 0.8123 } }));
-    }
-  }
-  return cells;
-}
-
-function confusionCheck(): RunCheck {
-  const labels = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
-  const matrix = labels.map((_, i) => labels.map((__, j) => (i === j ? 80 : (i * 7 + j * 3) % 5)));
-  return { name: 'cifar: confusion', ok: true, detail: 'confusion matrix of framed/unix', data: { labels, matrix } };
-}
-
-function gemmaCells(): CellResult[] {
-  const cells: CellResult[] = [];
-  for (const [transport, family, ttft] of [['framed', 'unix', 40_000], ['grpc', 'unix', 43_000], ['http-json', 'tcp', 52_000]] as const) {
-    for (const samplingSteps of [16, 64]) {
-      const httpSetup = transport === 'http-json' ? { httpSetup: 'gthread' as const } : {};
-      cells.push(
-        cell({ suite: 'gemma', scenario: 'single-stream', transport, family, ...httpSetup, samplingSteps, streaming: true, concurrency: 1 }, ttft + samplingSteps * 9000, {
-          metrics: { ttft_p50_us: ttft, ttft_p99_us: ttft * 1.5, itl_p50_us: 9000, itl_p99_us: 14_000, tokens_per_s: 1e6 / 9000 },
-        }),
-      );
-    }
-  }
-  return cells;
-}
-
-function serverCells(): CellResult[] {
-  return [500, 2000, 8000].flatMap((targetRps) =>
-    (['framed', 'msgpack'] as const).map((transport) =>
-      cell({ suite: 'echo', scenario: 'server', transport, family: 'unix', payloadBytes: 3072, concurrency: 1, targetRps }, 30 * (targetRps > 4000 ? 20 : 1), {
-        metrics: { achieved_rps: Math.min(targetRps, transport === 'framed' ? 7000 : 5000), dropped: 0 },
-      }),
-    ),
-  );
-}
-
-function run(cells: CellResult[], checks: RunCheck[] = []): RunResult {
-  return {
-    schemaVersion: 1,
-    harnessVersion: '0.1.0',
-    startedAt: '2025-01-01T00:00:00.000Z',
-    finishedAt: '2025-01-01T00:03:00.000Z',
-    argv: ['run', '--quick'],
-    config: {
-      suites: ['echo'], transports: ['framed'], families: ['unix', 'tcp'], httpSetups: ['sync', 'gthread'], scenarios: ['single-stream', 'concurrency'],
-      payloadBytes: [0, 64, 3072, 65_536, 1_048_576], concurrency: [1, 4, 16], ratesRps: [500, 2000], batchSizes: [1, 64, 256], samplingSteps: [16, 64],
-      warmupRequests: 100, warmupMs: 100, windowMs: 250, minWindows: 3, maxWindows: 6, maxRequests: 1_000_000, stabilityPct: 10, trials: 1,
-      timeoutMs: 30_000, readyTimeoutMs: 120_000, device: 'auto', sidecarArgs: [], calibration: true, quick: true, data: undefined, connect: undefined, out: undefined, limit: 1000,
-    },
-    environment: {
-      cpuModel: 'AMD EPYC', cores: 2, memoryBytes: 25_276_502_016, os: 'Linux 6.1', arch: 'x64', node: 'v20.20.2', python: '3.11.2', torch: '1.13.0a0',
-      cudaAvailable: false, gpu: null, gitCommit: '579b9ac82b57d3a5e50bd6f33c1117e8b4665339', gitDirty: false, harnessVersion: '0.1.0', hostname: 'vm',
-    },
-    cells,
-    checks,
-    status: cells.some((c) => c.status === 'failed') ? 'partial' : 'ok',
-  };
-}
-
-const echoRun = (): RunResult => run(echoCells());
-const fullRun = (): RunResult =>
-  run([...echoCells(), ...serverCells(), ...cifarCells(), ...gemmaCells()], [{ name: 'cifar: agreement', ok: true, detail: 'all transports agree on 1000 images' }, confusionCheck()]);
 
 const ALL_CHARTS = ['latency-percentiles', 'latency-payload', 'calibration', 'throughput-concurrency', 'server-rate', 'overhead-breakdown', 'cifar-accuracy', 'cifar-confusion', 'cifar-offline', 'gemma-generation'];
 const ECHO_CHARTS = ['latency-percentiles', 'latency-payload', 'calibration', 'throughput-concurrency'];
@@ -253,7 +130,7 @@ describe('sidecar-bench report', () => {
   }, 30_000);
 
   it.each([
-    ['another schema version', { ...echoRun(), schemaVersion: 2 }],
+    ['another schema version', { ...echoRun(), schemaVersion: 1 }],
     ['not a results document', { hello: 'world' }],
   ])('refuses %s with USAGE', async (_, doc) => {
     const file = await saved(doc);

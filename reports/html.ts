@@ -5,7 +5,9 @@
  */
 import type { RunResult } from '../harness/results.js';
 import { allCharts, type Chart } from './charts.js';
-import { environmentRows, summaryRows, type SummaryRow } from './summary.js';
+import { adviceFor } from './advice.js';
+import { floorTables } from './floors.js';
+import { environmentRows, formatRatio, formatUs, summaryRows, type SummaryRow } from './summary.js';
 import { renderSvg } from './svg.js';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -26,13 +28,40 @@ figure svg{max-width:100%;height:auto}pre{background:#f6f6f6;padding:8px;overflo
 
 const HOW_TO_READ = `<p>Every number here was measured in this one run, on the machine described under <a href="#environment">Environment</a>.
 Latencies are per request, in microseconds (µs), from the client's side: encoding, the trip through the socket, the sidecar's work and decoding.
-p50 is the median; p99 and p99.9 are the tail. A p50 shown as <code>48.3 [47.9, 48.8]</code> carries its 95% bootstrap confidence interval:
-two cells whose intervals overlap are not clearly different. <em>Stable</em> means the last three measurement windows agreed within the
-stability tolerance; an unstable cell was still drifting (noisy neighbours, thermal or frequency changes) and deserves less trust.
-The calibration rows put each transport beside two floors measured in the same run: <code>native-peer</code>, a C echo server behind the same
-client (what the machine's IPC costs), and <code>no-op</code>, a request that never leaves the process (what the harness itself costs).
-Colours always mean the transport; dashes or panels mean the socket family. Charts whose cells were not in this run say so.
-The repository's docs/reading-the-report.md explains each chart in more detail.</p>`;
+p50 is the median; p99 and p99.9 are the tail.</p>
+<p><strong>Same moments.</strong> Cells that are compared were measured together, in interleaved <em>rounds</em>: each round runs a short block of
+every cell of a group (a transport and its floors; the model over every wire and in-process), in an order shuffled each round. A ratio is taken
+round by round, so a machine that drifts between minutes cannot make one cell look faster than another. A ratio shown as <code>1.17 [1.15, 1.20]</code>
+is the median of the per-round ratios with its 95% interval; an interval that contains 1 means "not clearly different".</p>
+<p><strong>Floors.</strong> <code>native-pair</code> is a C client talking to a C echo server: the machine's own round trip. <code>native-peer</code> is our framed
+client against that C server, <code>native-client</code> the C client against the Python sidecar, <code>lean-node</code> the leanest Node client we could
+write against the Python sidecar, <code>no-op</code> a request that never leaves the process. Each echo transport is read against
+<code>native-peer</code>; each model transport against <code>in-process</code>, the model called directly in Python. One request at a time a floor
+bounds its cells from below, so a cell whose whole interval lies under 1 is flagged: something disturbed the measurement.</p>
+<p><strong>Overhead</strong> is what the transport adds to the model's own compute time: per request, the client's latency minus the compute time the
+sidecar measured and sent back, so it cannot be negative; shown with its interval and as a share of the compute time.</p>
+<p><strong>Stable</strong> means the cell's headline figure (its ratio to its floor, or its own median when it has none) is pinned within the
+stability tolerance by its 95% interval. An unstable cell says why: still drifting, too few samples, or errors; <a href="#warnings">Warnings</a>
+says what to do. Colours always mean the transport; dashes or panels mean the socket family. The repository's docs/reading-the-report.md explains each part in more detail.</p>`;
+
+function floorsSection(result: RunResult): string {
+  const tables = floorTables(result);
+  if (tables.length === 0) return '<p class="muted">No one-at-a-time echo group with floors in this run.</p>';
+  return tables
+    .map((t) => {
+      const rows = t.rows.map((r) => `<tr><td>${esc(r.question)}</td><td><code>${esc(r.ratio)}</code></td><td class="num">${esc(formatRatio(r.interval.estimate, r.interval.low, r.interval.high))}</td></tr>`);
+      const pair = t.pairP50Us === undefined ? '' : ` A C client and a C server take ${esc(formatUs(t.pairP50Us))} µs (p50) per round trip.`;
+      return `<h3>${esc(t.family)}, ${esc(t.payloadBytes)} B, one request at a time</h3><p class="muted">Each line is a ratio taken round by round, with its 95% interval.${pair}</p>
+<table class="floors"><thead><tr><th>what it costs</th><th>ratio</th><th>× [95% CI]</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+    })
+    .join('\n');
+}
+
+function warningsSection(result: RunResult): string {
+  const advice = adviceFor(result);
+  const items = advice.lines.map((l) => `<li${l.startsWith('FASTER') ? ' class="bad"' : ''}>${esc(l)}</li>`);
+  return `<p>${esc(advice.headline)}.</p>${items.length === 0 ? '<p class="ok">Nothing to flag.</p>' : `<ul>${items.join('')}</ul>`}`;
+}
 
 async function figure(chart: Chart): Promise<string> {
   const head = `<figcaption><h3>${esc(chart.title)}</h3><p>${esc(chart.caption)}</p></figcaption>`;
@@ -59,12 +88,14 @@ function checksSection(result: RunResult): string {
 function summaryLine(row: SummaryRow): string {
   const status = row.ok ? '<td class="ok">ok</td>' : `<td class="bad" title="${esc(row.message)}">${esc(row.status)}<br><small>${esc(row.message)}</small></td>`;
   const num = (s: string): string => `<td class="num">${esc(s)}</td>`;
-  return `<tr${row.ok ? '' : ' class="fail"'}><td>${esc(row.id)}</td>${num(row.requests)}${num(row.errors)}${num(row.p50)}${num(row.p99)}${num(row.throughput)}<td>${esc(row.stable)}</td>${status}</tr>`;
+  const floor = `<td class="num${row.belowFloor ? ' bad' : ''}">${esc(row.floor)}${row.belowFloor ? ' (below its floor)' : ''}</td>`;
+  return `<tr${row.ok ? '' : ' class="fail"'}><td>${esc(row.id)}</td>${num(row.requests)}${num(row.errors)}${num(row.p50)}${num(row.p99)}${floor}${num(row.overhead)}${num(row.throughput)}<td>${esc(row.stable)}</td>${status}</tr>`;
 }
 
 function summarySection(result: RunResult): string {
   if (result.cells.length === 0) return '<p class="muted">This run has no cells.</p>';
-  const head = '<tr><th>cell</th><th>requests</th><th>errors</th><th>p50 µs [95% CI]</th><th>p99 µs</th><th>throughput req/s</th><th>stable</th><th>status</th></tr>';
+  const head =
+    '<tr><th>cell</th><th>requests</th><th>errors</th><th>p50 µs [95% CI]</th><th>p99 µs</th><th>× floor [95% CI]</th><th>overhead µs [95% CI], % of compute</th><th>throughput req/s</th><th>stable</th><th>status</th></tr>';
   return `<table id="summary-table"><thead>${head}</thead><tbody>${summaryRows(result.cells).map(summaryLine).join('')}</tbody></table>`;
 }
 
@@ -81,7 +112,7 @@ function header(result: RunResult): string {
 <p>Run status <span class="${statusClass}">${esc(result.status)}</span>: ${result.cells.length} cells, ${failed} failed;
 suites ${esc(Array.isArray(result.config.suites) ? result.config.suites.join(', ') : 'unknown')}; started ${esc(result.startedAt)}, finished ${esc(result.finishedAt)};
 harness ${esc(result.harnessVersion)}, results schema ${esc(result.schemaVersion)}.</p>
-<nav><a href="#how-to-read">How to read this</a><a href="#checks">Checks</a><a href="#charts">Charts</a><a href="#summary">Summary</a><a href="#environment">Environment</a></nav>`;
+<nav><a href="#how-to-read">How to read this</a><a href="#warnings">Warnings</a><a href="#checks">Checks</a><a href="#floors">Floors</a><a href="#charts">Charts</a><a href="#summary">Summary</a><a href="#environment">Environment</a></nav>`;
 }
 
 export async function renderReport(result: RunResult): Promise<string> {
@@ -98,7 +129,9 @@ export async function renderReport(result: RunResult): Promise<string> {
 <body>
 ${header(result)}
 <section id="how-to-read"><h2>How to read this</h2>${HOW_TO_READ}</section>
+<section id="warnings"><h2>Warnings</h2>${warningsSection(result)}</section>
 <section id="checks"><h2>Checks</h2>${checksSection(result)}</section>
+<section id="floors"><h2>Floors: where the time of one round trip goes</h2>${floorsSection(result)}</section>
 <section id="charts"><h2>Charts</h2>
 ${figures.join('\n')}
 </section>

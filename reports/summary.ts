@@ -12,8 +12,15 @@ export interface SummaryRow {
   /** `p50 [ci low, ci high]` in microseconds. */
   readonly p50: string;
   readonly p99: string;
+  /** `1.17 [1.15, 1.20] native-peer`: the cell over its floor, round by round. */
+  readonly floor: string;
+  /** `184 [163, 218] µs, 10.2%`: what the transport adds to the model's compute time. */
+  readonly overhead: string;
   readonly throughput: string;
+  /** `yes`, or `no: still drifting`. */
   readonly stable: string;
+  /** The cell sits below a floor that bounds it. */
+  readonly belowFloor: boolean;
   /** `ok`, or `failed: CODE`. */
   readonly status: string;
   /** The failure's message, for a tooltip. */
@@ -38,10 +45,18 @@ function errorsText(cell: CellResult): string {
   return `${formatCount(cell.errors)} (${codes.map(([code, n]) => `${code} ${n}`).join(', ')})`;
 }
 
+/** A ratio with its interval: `1.17 [1.15, 1.20]`. */
+export function formatRatio(estimate: number, low: number, high: number): string {
+  const f = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+  return `${f(estimate)} [${f(low)}, ${f(high)}]`;
+}
+
 export function summaryRow(cell: CellResult): SummaryRow {
   const l = cell.latency;
   const ci = cell.ci95?.p50Us;
   const p50 = l === undefined ? '' : ci === undefined ? formatUs(l.p50Us) : `${formatUs(l.p50Us)} [${formatUs(ci[0])}, ${formatUs(ci[1])}]`;
+  const f = cell.floor;
+  const o = cell.overhead;
   return {
     id: cell.id,
     ok: cell.status === 'ok',
@@ -49,8 +64,11 @@ export function summaryRow(cell: CellResult): SummaryRow {
     errors: errorsText(cell),
     p50,
     p99: formatUs(l?.p99Us),
+    floor: f === undefined ? '' : `${formatRatio(f.estimate, f.low, f.high)} × ${f.floor}`,
+    overhead: o === undefined ? '' : `${formatUs(o.estimate)} [${formatUs(o.low)}, ${formatUs(o.high)}], ${o.pct.toFixed(1)}%`,
     throughput: formatCount(cell.throughputRps),
-    stable: cell.stable === undefined ? '' : cell.stable ? 'yes' : 'no',
+    stable: cell.stable === undefined ? '' : cell.stable ? 'yes' : `no: ${cell.unstableReason ?? 'unknown'}`,
+    belowFloor: f?.belowFloor === true,
     status: cell.status === 'ok' ? 'ok' : `failed: ${cell.error?.code ?? 'unknown'}`,
     message: cell.error?.message ?? '',
   };
@@ -75,6 +93,7 @@ const LABELS: Record<keyof Environment, string> = {
   gitDirty: 'uncommitted changes',
   harnessVersion: 'harness version',
   hostname: 'hostname',
+  cpuPinning: 'CPU pinning',
 };
 
 function environmentValue(key: keyof Environment, value: Environment[keyof Environment]): string {

@@ -20,16 +20,9 @@ from .parent import die_with_parent
 EXIT_USAGE, EXIT_STARTUP = 2, 3
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python3 -m sidecars", description=__doc__)
-    p.add_argument("--model", default="echo", choices=sorted(CORES))
-    p.add_argument("--transport", default="framed", choices=sorted(FRONTENDS))
-    p.add_argument("--listen", required=True, help="unix:/path/to.sock or tcp:127.0.0.1:0")
-    p.add_argument("--max-frame-bytes", type=int, default=64 * 1024 * 1024)
-    p.add_argument("--http-worker", choices=["sync", "gthread"], default="gthread",
-                   help="gunicorn worker class for http-json (sync closes the connection per response)")
-    p.add_argument("--grpc-server", choices=["aio", "thread"], default="thread",
-                   help="grpc server API; thread measured 1-7%% faster at p50 than aio here (docs/results.md)")
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags that say which model to build and how: shared with the in-process baseline
+    (sidecars.inprocess), so both build the core from the very same command line."""
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     p.add_argument("--weights", default=None, help="CIFAR CNN state dict")
@@ -45,6 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
     # Fault injection for the harness's reliability tests (sidecars/faults.py).
     p.add_argument("--stall-ms", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--crash-after", type=int, default=0, help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python3 -m sidecars", description=__doc__)
+    p.add_argument("--model", default="echo", choices=sorted(CORES))
+    p.add_argument("--transport", default="framed", choices=sorted(FRONTENDS))
+    p.add_argument("--listen", required=True, help="unix:/path/to.sock or tcp:127.0.0.1:0")
+    p.add_argument("--max-frame-bytes", type=int, default=64 * 1024 * 1024)
+    p.add_argument("--http-worker", choices=["sync", "gthread"], default="gthread",
+                   help="gunicorn worker class for http-json (sync closes the connection per response)")
+    p.add_argument("--grpc-server", choices=["aio", "thread"], default="thread",
+                   help="grpc server API; thread measured 1-7%% faster at p50 than aio here (docs/results.md)")
+    add_model_arguments(p)
     return p
 
 

@@ -1,118 +1,140 @@
-"""In-process baseline: drive a model core directly, with no IPC, in the same benchmark run.
+"""In-process baseline: a model core called directly, with no IPC, driven by the harness in rounds.
 
-    python -m sidecars.inprocess --model cifar [--weights P] [--device D] [--threads N]
-        --images FILE --batch-sizes 1,256 [--repeat-single N]
+    python -m sidecars.inprocess --model cifar --images FILE [--weights P] [--device D] [--threads N]
+    python -m sidecars.inprocess --model gemma --prompts FILE [model flags]
 
-Prints one JSON object on stdout; the harness compares it with the sidecar's numbers, so the core
-is built exactly as the sidecar builds it (sidecars.cores.create_core with the same options).
-Errors go to stderr with exit code 1 (startup) or 2 (usage).
+The core is built exactly as the sidecar builds it (sidecars.cores.create_core, same options). It
+prints one JSON ready line, then answers one JSON command per stdin line with one JSON line, so
+the harness can interleave blocks of it with blocks of every transport in the same rounds:
+
+    {"op": "classify", "items": [i, ...], "batch": B}  ->  {"latency_ns": [...], "compute_ns": [...], "labels": [...]}
+    {"op": "generate", "items": [i, ...], "steps": S}  ->  {"latency_ns": [...], "compute_ns": [...], "ttft_ns": [...],
+                                                           "gaps_ns": [[...]], "responses": [...], "output_tokens": [...]}
+
+Latencies are timed here around each call, so they hold no IPC at all; a failed command answers
+{"error": {"code", "message"}}. End of stdin ends the process. Startup errors go to stderr with
+exit code 1 (model) or 2 (usage).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+from .cli import add_model_arguments, model_options
 from .cores import create_core
-from .cores.base import IMAGE_BYTES, Core
-from .inprocess_gemma import add_arguments as add_gemma_arguments
-from .inprocess_gemma import run_gemma
+from .cores.base import IMAGE_BYTES, Core, GenerateRequest
+from .errors import SidecarError, to_sidecar_error
 
 DEFAULT_MAX_BATCH = 1024
 
 
-def _positive_ints(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        values = []
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"Expected a comma-separated list of positive integers, got {text!r}")
-    return values
-
-
-def _read_images(path: str) -> list[bytes]:
-    """The harness's image file (K*3072 planar bytes), split into one bytes object per image."""
+def _read_images(path: str) -> bytes:
     data = Path(path).read_bytes()
     if not data or len(data) % IMAGE_BYTES:
         raise ValueError(f"Expected {path} to hold a non-zero multiple of {IMAGE_BYTES} bytes, got {len(data)}")
-    return [data[i : i + IMAGE_BYTES] for i in range(0, len(data), IMAGE_BYTES)]
+    return data
 
 
-def _single_stream(core: Core, images: list[bytes], passes: int) -> dict[str, Any]:
-    samples: list[int] = []
-    compute: list[int] = []
-    labels: list[int] = []
-    for n in range(passes):
-        for image in images:
-            start = time.perf_counter_ns()
-            result = core.classify(image)
-            samples.append(time.perf_counter_ns() - start)
-            compute.append(result.compute_ns)
-            if n == 0:
-                labels.append(result.labels[0])
-    return {"samples_ns": samples, "compute_samples_ns": compute, "labels": labels}
+def _read_prompts(path: str) -> list[str]:
+    prompts = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
+        raise ValueError(f"Expected {path} to hold a non-empty JSON list of strings")
+    return prompts
 
 
-def _offline(core: Core, images: list[bytes], batch: int, expected: list[int]) -> dict[str, Any]:
-    # Batches are joined before the clock starts: the sidecar also receives one buffer per request.
-    batches = [b"".join(images[i : i + batch]) for i in range(0, len(images), batch)]
-    samples: list[int] = []
-    labels = bytearray()
-    start = time.perf_counter_ns()
-    for payload in batches:
+def _items(command: dict[str, Any], count: int) -> list[int]:
+    items = command.get("items")
+    if not isinstance(items, list) or not all(type(i) is int and 0 <= i < count for i in items):
+        raise SidecarError("BAD_INPUT", f"Expected `items` to be a list of indices below {count}")
+    return items
+
+
+def classify_block(core: Core, images: bytes, command: dict[str, Any]) -> dict[str, Any]:
+    """Classify the items in requests of `batch` images (joined before the clock starts, as a sidecar receives them)."""
+    count = len(images) // IMAGE_BYTES
+    items = _items(command, count)
+    batch = command.get("batch", 1)
+    if type(batch) is not int or batch < 1:
+        raise SidecarError("BAD_INPUT", f"Expected `batch` to be a positive integer, got {batch!r}")
+    out: dict[str, list[int]] = {"latency_ns": [], "compute_ns": [], "labels": []}
+    for start in range(0, len(items), batch):
+        payload = b"".join(images[i * IMAGE_BYTES:(i + 1) * IMAGE_BYTES] for i in items[start:start + batch])
         t0 = time.perf_counter_ns()
         result = core.classify(payload)
-        samples.append(time.perf_counter_ns() - t0)
-        labels += result.labels
-    elapsed = time.perf_counter_ns() - start
-    return {
-        "batch": batch,
-        "images": len(images),
-        "elapsed_ns": elapsed,
-        "images_per_s": len(images) * 1e9 / elapsed,
-        "batch_samples_ns": samples,
-        "labels_match_single": list(labels) == expected,
-    }
+        out["latency_ns"].append(time.perf_counter_ns() - t0)
+        out["compute_ns"].append(result.compute_ns)
+        out["labels"].extend(result.labels)
+    return out
 
 
-def run_cifar(args: argparse.Namespace) -> dict[str, Any]:
-    images = _read_images(args.images)
-    options: dict[str, Any] = {
-        "weights": args.weights,
-        "device": args.device,
-        "threads": args.threads,
-        "max_batch": max(DEFAULT_MAX_BATCH, *args.batch_sizes),
-    }
-    core = create_core("cifar", options)
-    core.load()
-    single = _single_stream(core, images, args.repeat_single)
-    offline = [_offline(core, images, b, single["labels"]) for b in args.batch_sizes]
-    return {"model": "cifar", "info": core.info(), "single": single, "offline": offline}
+def _generate_one(core: Core, prompt: str, steps: int) -> dict[str, Any]:
+    start = time.perf_counter_ns()
+    last = ttft = None
+    gaps: list[int] = []
+    text: list[str] = []
+    stats: dict[str, Any] = {}
+    for event in core.generate(GenerateRequest(prompt=prompt, sampling_steps=steps)):
+        now = time.perf_counter_ns()
+        if event.text:
+            text.append(event.text)
+            if last is None:
+                ttft = now - start
+            else:
+                gaps.append(now - last)
+            last = now
+        if event.done:
+            stats = event.stats
+    return {"latency_ns": time.perf_counter_ns() - start, "compute_ns": int(stats.get("prefill_ns", 0)) + int(stats.get("decode_ns", 0)),
+            "ttft_ns": ttft, "gaps_ns": gaps, "response": "".join(text), "output_tokens": int(stats.get("output_tokens", 0))}
 
 
-# One runner per model; a text model (gemma) adds its own runner and flags beside this one.
-RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {"cifar": run_cifar, "gemma": run_gemma}
+def generate_block(core: Core, prompts: list[str], command: dict[str, Any]) -> dict[str, Any]:
+    """Generate for each item, consuming events as a streaming client would."""
+    items = _items(command, len(prompts))
+    steps = command.get("steps", 16)
+    if type(steps) is not int or steps < 1:
+        raise SidecarError("BAD_INPUT", f"Expected `steps` to be a positive integer, got {steps!r}")
+    runs = [_generate_one(core, prompts[i], steps) for i in items]
+    keys = {"latency_ns": "latency_ns", "compute_ns": "compute_ns", "ttft_ns": "ttft_ns", "gaps_ns": "gaps_ns",
+            "responses": "response", "output_tokens": "output_tokens"}
+    return {out: [r[key] for r in runs] for out, key in keys.items()}
+
+
+def serve(core: Core, handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]]) -> None:
+    """Answer one JSON command per stdin line until stdin ends."""
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            command = json.loads(line)
+            if not isinstance(command, dict):
+                raise SidecarError("BAD_INPUT", "Expected a JSON object per line")
+            handler = handlers.get(command.get("op", ""))
+            if handler is None:
+                raise SidecarError("UNKNOWN_TYPE", f"Expected `op` to be one of {sorted(handlers)}")
+            reply = handler(command)
+        except Exception as exc:  # a bad command is answered, never fatal
+            reply = {"error": to_sidecar_error(exc).to_dict()}
+        sys.stdout.write(json.dumps(reply, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m sidecars.inprocess", description=__doc__.split("\n")[0])
-    parser.add_argument("--model", required=True, choices=sorted(RUNNERS))
-    parser.add_argument("--weights", default=None, help="weights file (default: the core's own)")
-    parser.add_argument("--device", default="auto", choices=("cpu", "cuda", "auto"))
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--model", required=True, choices=("cifar", "gemma"))
     parser.add_argument("--images", help="file of K*3072 planar RGB bytes (cifar)")
-    parser.add_argument("--batch-sizes", type=_positive_ints, default=[1, 256])
-    parser.add_argument("--repeat-single", type=int, default=1, help="passes over the images, one at a time")
-    add_gemma_arguments(parser)
+    parser.add_argument("--prompts", help="JSON file: a list of prompt strings (gemma)")
+    add_model_arguments(parser)  # the sidecar's own model flags: the core is built the same way
     args = parser.parse_args(argv)
     if args.model == "cifar" and not args.images:
         parser.error("Expected --images FILE for --model cifar")
-    if args.repeat_single < 1:
-        parser.error(f"Expected `--repeat-single` to be a positive integer, got {args.repeat_single}")
+    if args.model == "gemma" and not args.prompts:
+        parser.error("Expected --prompts FILE for --model gemma")
     if args.threads is not None and args.threads < 1:
         parser.error(f"Expected `--threads` to be a positive integer, got {args.threads}")
     return args
@@ -120,13 +142,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    options = model_options(args)
     try:
-        result = RUNNERS[args.model](args)
+        if args.model == "cifar":
+            images = _read_images(args.images)
+            core = create_core("cifar", {**options, "max_batch": DEFAULT_MAX_BATCH})
+            handlers = {"classify": lambda c: classify_block(core, images, c)}
+        else:
+            prompts = _read_prompts(args.prompts)
+            core = create_core("gemma", options)
+            handlers = {"generate": lambda c: generate_block(core, prompts, c)}
+        core.load()
     except Exception as exc:  # a startup failure is a message and an exit code, not a traceback
         print(f"sidecars.inprocess: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    json.dump(result, sys.stdout, separators=(",", ":"))
-    sys.stdout.write("\n")
+    sys.stdout.write(json.dumps({"event": "ready", "model": args.model, "pid": os.getpid(), **core.info()}) + "\n")
+    sys.stdout.flush()
+    serve(core, handlers)
     return 0
 
 

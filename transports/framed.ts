@@ -8,7 +8,7 @@ import { createInFlight } from './socket/in-flight.js';
 import type { ClassifyReply, GenerateParams, GenerateReply, Transport, TransportFactory } from './types.js';
 import { toGenerateStats } from './types.js';
 
-export const FRAME_TYPES = { echo: 0, classify: 1, classifyBatch: 2, generate: 3, generateStream: 4, token: 5, error: 255 } as const;
+export const FRAME_TYPES = { echo: 0, classify: 1, classifyBatch: 2, generate: 3, generateStream: 4, token: 5, classifyTimed: 6, error: 255 } as const;
 
 interface Reply {
   readonly type: number;
@@ -69,7 +69,7 @@ export const createFramedTransport: TransportFactory = async (options) => {
         reject(new HarnessError('SIDECAR_CLOSED', 'The connection to the sidecar is closed'));
         return;
       }
-      inFlight.add(nextId++, onPart === undefined ? { resolve, reject } : { resolve, reject, onPart });
+      inFlight.add(nextId++, resolve, reject, onPart);
       socket.write(encodeFrame(type, body));
     });
   }
@@ -92,9 +92,13 @@ export const createFramedTransport: TransportFactory = async (options) => {
     async echo(payload) {
       return expectType(await request(FRAME_TYPES.echo, payload), FRAME_TYPES.echo);
     },
+    // The timed type (6), not the idea's type 1: its reply carries the model's compute time, so the
+    // transport's overhead is measured per request (docs/protocol.md).
     async classify(images): Promise<ClassifyReply> {
-      const type = images.length === 3072 ? FRAME_TYPES.classify : FRAME_TYPES.classifyBatch;
-      return { labels: expectType(await request(type, images), type) };
+      const body = expectType(await request(FRAME_TYPES.classifyTimed, images), FRAME_TYPES.classifyTimed);
+      if (body.length < 8) throw new HarnessError('PROTOCOL_ERROR', `Expected a timed classify reply of at least 8 bytes, got ${body.length}`);
+      const computeNs = Number(new DataView(body.buffer, body.byteOffset, 8).getBigUint64(0));
+      return { labels: body.subarray(8), computeNs };
     },
     generate: (params) => generateWith(FRAME_TYPES.generate, params),
     generateStream: (params, onText) => generateWith(FRAME_TYPES.generateStream, params, onText),

@@ -156,7 +156,7 @@ export const createMsgpackTransport: TransportFactory = async (options) => {
         reject(new HarnessError('SIDECAR_CLOSED', 'The connection to the sidecar is closed'));
         return;
       }
-      inFlight.add(id, onPart === undefined ? { resolve, reject } : { resolve, reject, onPart });
+      inFlight.add(id, resolve, reject, onPart);
       socket.write(frames);
     });
   }

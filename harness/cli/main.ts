@@ -26,20 +26,31 @@ Run options (the same keys are accepted by --config FILE.json, camelCase):
   --rates LIST            offered rates (req/s) for the server scenario
   --batch-sizes LIST      batch sizes for the cifar offline scenario
   --sampling-steps LIST   generation lengths for the gemma suite
-  --warmup N, --warmup-ms MS       warm-up before measuring (both must be met)
-  --window-ms MS, --min-windows N, --max-windows N, --stability-pct P
-                          measure in windows until the last 3 agree within P%
-  --max-requests N        cap per cell
+  --warmup N, --warmup-ms MS       warm-up per cell before its first round (both must be met)
+  --block-ms MS           how long each cell runs in one round (default 10; --quick 5)
+  --min-rounds N, --max-rounds N   rounds per group (default 10-400; --quick 8-100)
+  --max-group-ms MS       no new round after this long in a group (default 30000; --quick 8000)
+  --stability-pct P       a group ends once every cell's ratio to its floor (or its own
+                          figure) is pinned within +-P% with 95% confidence (default 10)
+  --seed N                shuffles the order of cells in each round (default 1)
+  --cpu-pinning shared|split|off
+                          how echo groups are pinned (Linux): shared (default) puts the harness and
+                          every server on one core, so no cross-core wake-up is measured; split
+                          puts the harness on one core and the servers on the others
   --trials N              repeat every cell N times
   --timeout-ms MS         per-request timeout (default 30000)
-  --limit N               images from the CIFAR-10 test set (default all; --quick 500)
+  --limit N               images from the CIFAR-10 test set (default all; --quick 300)
   --data DIR              CIFAR-10 binary directory (else $CIFAR10_DIR, cache, ../shared)
   --connect ADDRESS       measure a running sidecar (unix:/path or tcp:host:port) instead of spawning
   --device cpu|cuda|auto  where the model runs (default auto)
   --sidecar-arg ARG       extra flag for every sidecar (repeatable)
   --no-calibration        skip the native echo peer rows
   --out DIR               where results go (default reports/runs/<time>, linked as reports/latest)
-  --quick                 the default matrix sized for CI (about 3 minutes on 2 cores)
+  --quick                 the default matrix sized for CI (about 4 minutes on 2 cores)
+
+Cells that are compared are measured in interleaved rounds: each round runs a short block of every
+cell of a group (a transport and its floors; the model over every wire and in-process) in a
+shuffled order, and ratios are taken round by round (docs/reading-the-report.md).
 `;
 
 type Command = (argv: string[]) => Promise<number>;

@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../paths.js';
 import { alive } from '../testing.js';
 
 const BIN = path.join(REPO_ROOT, 'harness', 'bin.js');
-const FAST = ['--warmup', '20', '--warmup-ms', '10', '--window-ms', '100', '--min-windows', '2', '--max-windows', '3'];
+const FAST = ['--warmup', '20', '--warmup-ms', '10', '--block-ms', '5', '--min-rounds', '6', '--max-rounds', '8'];
 
 async function outDir(): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), 'sidecar-bench-cli-'));
@@ -25,26 +25,39 @@ async function readResults(dir: string): Promise<RunResult> {
 
 
 describe('sidecar-bench run', () => {
-  it('writes real echo rows for framed over unix and tcp, with the calibration floors', async () => {
+  it('writes real echo rows for framed over unix and tcp, interleaved with the 2x2 floor, the lean client and the no-op', async () => {
     const out = await outDir();
-    const run = await execa('node', [BIN, 'run', '--suite', 'echo', '--transports', 'framed', '--payloads', '0,3072', '--concurrency', '1,4', ...FAST, '--out', out], { reject: false });
+    const run = await execa('node', [BIN, 'run', '--suite', 'echo', '--transports', 'framed', '--payloads', '0,3072', '--concurrency', '4', '--scenarios', 'single-stream,concurrency', ...FAST, '--out', out], { reject: false });
     expect(run.exitCode, run.stderr).toBe(0);
     const result = await readResults(out);
     expect(result.status).toBe('ok');
     const find = (transport: string, family: string, payload: number) => result.cells.find((c) => c.transport === transport && c.family === family && c.scenario === 'single-stream' && c.payloadBytes === payload);
     for (const family of ['unix', 'tcp']) {
-      for (const transport of ['framed', 'native-peer']) {
+      const group = find('framed', family, 3072)?.group;
+      expect(group).toBe(`echo single-stream 3072 B ${family}`);
+      for (const transport of ['framed', 'native-peer', 'native-pair', 'native-client', 'lean-node']) {
         const cell = find(transport, family, 3072);
-        expect(cell?.status).toBe('ok');
-        expect(cell?.requests ?? 0).toBeGreaterThan(50);
+        expect(cell?.status, transport).toBe('ok');
+        expect(cell?.group, transport).toBe(group);
+        expect(cell?.rounds?.length ?? 0, transport).toBeGreaterThanOrEqual(6);
         expect(cell?.latency?.p50Us ?? 0).toBeGreaterThan(0);
       }
+      // Every cell of a group ran in the same rounds, in a shuffled order.
+      const rounds = result.cells.filter((c) => c.group === group).map((c) => c.rounds?.map((r) => r.round).join(','));
+      expect(new Set(rounds).size).toBe(1);
+      expect(find('framed', family, 3072)?.floor).toMatchObject({ floor: 'native-peer', strict: true });
+      expect(find('native-client', family, 3072)?.floor?.floor).toBe('native-pair');
+      expect(find('framed', family, 3072)?.floor?.estimate ?? 0).toBeGreaterThan(0.5);
     }
     expect(result.cells.find((c) => c.transport === 'no-op')?.status).toBe('ok');
+    expect(result.cells.find((c) => c.scenario === 'concurrency' && c.transport === 'framed')?.floor?.strict).toBe(false);
     const csv = await readFile(path.join(out, 'results.csv'), 'utf8');
-    expect(csv.split('\n')[0]).toContain('suite,scenario,transport,family,http_setup,payload_bytes,concurrency,batch');
-    expect(csv).toMatch(/\necho,single-stream,framed,tcp,,3072,1,/);
+    expect(csv.split('\n')[0]).toContain('suite,scenario,transport,family,http_setup,wire,payload_bytes,concurrency,batch');
+    expect(csv.split('\n')[0]).toContain('floor,floor_ratio,floor_ratio_ci_low,floor_ratio_ci_high');
+    expect(csv).toMatch(/\necho,single-stream,framed,tcp,,,3072,1,/);
+    expect(csv).toMatch(/\necho,single-stream,lean-node,unix,,framed,3072,1,/);
     expect(result.environment.cores).toBeGreaterThan(0);
+    expect(run.stderr).toMatch(/stable: \d+ of \d+/);
   }, 120_000);
 
   it('fails the cells of a sidecar that crashes mid-run, runs the rest, writes results, exits 1', async () => {
@@ -75,7 +88,7 @@ describe('sidecar-bench run', () => {
 
   it('on Ctrl-C writes what was measured, stops every sidecar, exits non-zero', async () => {
     const out = await outDir();
-    const args = ['run', '--suite', 'echo', '--transports', 'framed,msgpack', '--families', 'unix', '--payloads', '0,64,3072,65536', '--window-ms', '400', '--min-windows', '3', '--max-windows', '3', '--out', out];
+    const args = ['run', '--suite', 'echo', '--transports', 'framed,msgpack', '--families', 'unix', '--payloads', '0,64,3072,65536', '--block-ms', '50', '--min-rounds', '30', '--max-rounds', '30', '--out', out];
     const child = execa('node', [BIN, ...args], { reject: false });
     let result: RunResult | undefined;
     for (let i = 0; i < 300 && result === undefined; i++) {
@@ -107,7 +120,7 @@ describe('sidecar-bench run', () => {
     try {
       const out = await outDir();
       const config = path.join(out, 'suite.json');
-      const options = { suites: ['echo'], transports: ['msgpack'], payloadBytes: [64, 3072], scenarios: ['single-stream'], calibration: false, warmupRequests: 20, warmupMs: 10, windowMs: 100, minWindows: 2, maxWindows: 3 };
+      const options = { suites: ['echo'], transports: ['msgpack'], payloadBytes: [64, 3072], scenarios: ['single-stream'], calibration: false, warmupRequests: 20, warmupMs: 10, blockMs: 5, minRounds: 6, maxRounds: 8 };
       await writeFile(config, JSON.stringify(options));
       const address = sidecar.address.family === 'tcp' ? `tcp:${sidecar.address.host}:${sidecar.address.port}` : '';
       const run = await execa('node', [BIN, 'run', '--config', config, '--connect', address, '--out', out], { reject: false, timeout: 60_000 });

@@ -1,5 +1,6 @@
 /** `sidecar-bench run`: resolve the config, run the matrix, write results as they come. */
 import path from 'node:path';
+import { adviceFor } from '../../reports/advice.js';
 import { linkLatest, writeResults } from '../../reports/write.js';
 import { resolveConfig } from '../config.js';
 import { REPO_ROOT } from '../paths.js';
@@ -49,6 +50,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     const files = await writeResults(out, result, { html: true });
     if (config.out === undefined) await linkLatest(path.join(REPO_ROOT, 'reports'), out);
     for (const check of result.checks) progress.log(`${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`);
+    const advice = adviceFor(result);
+    progress.log(advice.headline);
+    for (const line of advice.lines) progress.log(`  ${line}`);
     const failed = result.cells.filter((c) => c.status === 'failed').length;
     progress.log(`${result.cells.length} cells (${failed} failed), status ${result.status}\n  ${files.json}\n  ${files.csv}${files.html === undefined ? '' : `\n  ${files.html}`}`);
     return result.status === 'ok' ? 0 : 1;

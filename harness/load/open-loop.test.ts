@@ -1,32 +1,57 @@
 import { describe, expect, it } from 'vitest';
-import { openLoop } from './open-loop.js';
+import { HarnessError } from '../errors.js';
+import { medianOf } from './blocks.js';
+import { openBlock } from './open-loop.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe('open loop', () => {
+describe('open-loop block', () => {
   it('offers the target rate with Poisson arrivals', async () => {
     const clients = Array.from({ length: 8 }, () => () => Promise.resolve());
-    const out = await openLoop(clients, { ratePerS: 500, durationMs: 1000, windowMs: 250, stabilityPct: 50, maxQueue: 1000 });
+    const out = await openBlock(clients, { ratePerS: 500, durationMs: 1000, maxQueue: 1000, seed: 1 });
     expect(out.scheduled).toBeGreaterThan(400);
     expect(out.scheduled).toBeLessThan(600);
     expect(out.dropped).toBe(0);
-    expect(out.achievedRps).toBeGreaterThan(350);
+    expect(out.requests).toBe(out.scheduled);
+    expect(out.latenciesNs).toHaveLength(out.requests);
+  });
+
+  it('offers the same schedule for the same seed', async () => {
+    const clients = [() => Promise.resolve()];
+    const a = await openBlock(clients, { ratePerS: 2000, durationMs: 200, maxQueue: 1000, seed: 9 });
+    const b = await openBlock(clients, { ratePerS: 2000, durationMs: 200, maxQueue: 1000, seed: 9 });
+    expect(Math.abs(a.scheduled - b.scheduled)).toBeLessThanOrEqual(1);
   });
 
   it('counts queueing from the scheduled time, so a stall shows in the latency', async () => {
     // One client that takes 20 ms per request at 200 req/s offered: the queue grows and latency with it.
-    const out = await openLoop([() => sleep(20)], { ratePerS: 200, durationMs: 500, windowMs: 100, stabilityPct: 10, maxQueue: 30 });
-    const summary = out.recorder.summary();
-    expect(summary).toBeDefined();
-    expect(summary?.p99Us ?? 0).toBeGreaterThan(100_000); // far more than the 20 ms service time
+    const out = await openBlock([() => sleep(20)], { ratePerS: 200, durationMs: 500, maxQueue: 30, seed: 1 });
+    expect(Math.max(...out.latenciesNs)).toBeGreaterThan(100_000_000); // far more than the 20 ms service time
+    expect(medianOf(out.latenciesNs)).toBeGreaterThan(20_000_000);
     expect(out.dropped).toBeGreaterThan(0);
-    expect(out.achievedRps).toBeLessThan(60);
+    expect((out.requests * 1e9) / out.durationNs).toBeLessThan(60);
   });
 
   it('counts failures by code and stops on a fatal one', async () => {
-    const { HarnessError } = await import('../errors.js');
-    const out = await openLoop([() => Promise.reject(new HarnessError('SIDECAR_CLOSED', 'gone'))], { ratePerS: 100, durationMs: 300, windowMs: 100, stabilityPct: 10, maxQueue: 10 });
+    const out = await openBlock([() => Promise.reject(new HarnessError('SIDECAR_CLOSED', 'gone'))], { ratePerS: 100, durationMs: 300, maxQueue: 10, seed: 1 });
     expect(out.errorsByCode.SIDECAR_CLOSED).toBe(1);
     expect(out.abortedBy?.code).toBe('SIDECAR_CLOSED');
+  });
+
+  it('takes the compute time a reply reports and counts a rejected reply as failed', async () => {
+    let n = 0;
+    const out = await openBlock([() => Promise.resolve(n++)], {
+      ratePerS: 1000,
+      durationMs: 100,
+      maxQueue: 100,
+      seed: 3,
+      onResult(result) {
+        if ((result as number) % 2 === 1) throw new HarnessError('MISMATCH', 'odd');
+        return 1000;
+      },
+    });
+    expect(out.errorsByCode.MISMATCH).toBeGreaterThan(0);
+    expect(out.computeNs.every((c) => c === 1000)).toBe(true);
+    expect(out.overheadNs).toHaveLength(out.latenciesNs.length);
   });
 });

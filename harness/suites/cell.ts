@@ -1,45 +1,76 @@
-/** Turning a load outcome into a CellResult; one place for the status and error rules. */
-import type { HarnessError } from '../errors.js';
-import type { LoadOutcome } from '../load/outcome.js';
-import { cellId, type CellKey, type CellResult } from '../results.js';
-import { bootstrapCi } from '../stats/bootstrap.js';
+/** Turning a cell's blocks into a CellResult; one place for the status, error and stability rules. */
+import type { HarnessError, HarnessErrorCode } from '../errors.js';
+import type { PlacedBlock } from '../load/rounds.js';
+import { cellId, type CellKey, type CellResult, type FigureKind, type FloorComparison, type OverheadEstimate } from '../results.js';
+import { medianInterval } from '../stats/intervals.js';
+import { createRecorder } from '../stats/recorder.js';
+import { figureInterval, judgeStability, roundStat } from '../stats/round-figures.js';
 
 export interface CellExtras {
+  readonly figure: FigureKind;
+  readonly group?: string;
+  readonly pinning?: string;
+  readonly floor?: FloorComparison;
+  readonly overhead?: OverheadEstimate;
+  readonly stabilityPct: number;
   readonly metrics?: Record<string, number | null>;
   readonly sidecar?: Record<string, unknown>;
-  readonly trial?: number;
-  /** When the connection was lost because the process died, report that instead. */
-  readonly crashed?: boolean;
+  /** Why the cell stopped early, when it did (a lost connection, a timeout, Ctrl-C). */
+  readonly error?: HarnessError;
 }
 
-export function cellFromOutcome(key: CellKey, outcome: LoadOutcome, extras: CellExtras = {}): CellResult {
-  const latency = outcome.recorder.summary();
-  const samples = outcome.recorder.samplesUs();
-  const aborted = outcome.abortedBy;
-  const error =
-    aborted === undefined
-      ? undefined
-      : { code: extras.crashed === true && aborted.code === 'SIDECAR_CLOSED' ? ('SIDECAR_CRASHED' as const) : aborted.code, message: aborted.message };
-  const durationMs = outcome.durationNs / 1e6;
+const round = (values: readonly number[]): [number, number] | undefined => {
+  const i = medianInterval(values);
+  return i === undefined ? undefined : [i.low, i.high];
+};
+
+export function cellFromBlocks(key: CellKey, blocks: readonly PlacedBlock[], extras: CellExtras): CellResult {
+  const recorder = createRecorder();
+  const errorsByCode: Partial<Record<HarnessErrorCode, number>> = {};
+  let requests = 0;
+  let errors = 0;
+  let durationNs = 0;
+  for (const block of blocks) {
+    for (const ns of block.latenciesNs) recorder.record(ns);
+    requests += block.requests;
+    errors += block.errors;
+    durationNs += block.durationNs;
+    for (const [code, n] of Object.entries(block.errorsByCode)) errorsByCode[code as HarnessErrorCode] = (errorsByCode[code as HarnessErrorCode] ?? 0) + (n ?? 0);
+  }
+  const stats = blocks.map((b) => roundStat(b, extras.figure));
+  // Open-loop blocks: how much of the offered load went out and came back.
+  const open = blocks.some((b) => b.scheduled !== undefined);
+  const offered = open ? { scheduled: blocks.reduce((n, b) => n + (b.scheduled ?? 0), 0), dropped: blocks.reduce((n, b) => n + (b.dropped ?? 0), 0) } : {};
+  const latency = recorder.summary();
+  const p50s = round(stats.map((s) => s.p50Us));
+  const means = round(blocks.filter((b) => b.latenciesNs.length > 0).map((b) => b.latenciesNs.reduce((a, x) => a + x, 0) / b.latenciesNs.length / 1000));
+  const headline = extras.floor ?? figureInterval(stats);
+  const stability = judgeStability(stats, errors, headline, extras.stabilityPct);
+  const ok = requests - errors;
   return {
     ...key,
     id: cellId(key),
-    status: error === undefined ? 'ok' : 'failed',
-    ...(error === undefined ? {} : { error }),
-    requests: outcome.requests,
-    errors: outcome.errors,
-    errorsByCode: { ...outcome.errorsByCode },
+    status: extras.error === undefined ? 'ok' : 'failed',
+    ...(extras.error === undefined ? {} : { error: { code: extras.error.code, message: extras.error.message } }),
+    requests,
+    errors,
+    errorsByCode,
     ...(latency === undefined ? {} : { latency }),
-    ...(samples.length >= 20 ? { ci95: { p50Us: bootstrapCi(samples, 'median'), meanUs: bootstrapCi(samples, 'mean') } } : {}),
-    ...(durationMs > 0 ? { throughputRps: ((outcome.requests - outcome.errors) * 1000) / durationMs } : {}),
-    durationMs,
-    windows: outcome.windows,
-    stable: outcome.stable,
-    samplesUs: samples,
-    histogram: outcome.recorder.encodedHistogram(),
-    metrics: extras.metrics ?? {},
+    ...(p50s === undefined || means === undefined ? {} : { ci95: { p50Us: p50s, meanUs: means } }),
+    ...(durationNs > 0 ? { throughputRps: (ok * 1e9) / durationNs } : {}),
+    durationMs: durationNs / 1e6,
+    ...(extras.group === undefined ? {} : { group: extras.group }),
+    ...(extras.pinning === undefined ? {} : { pinning: extras.pinning }),
+    figure: extras.figure,
+    rounds: stats,
+    ...(extras.floor === undefined ? {} : { floor: extras.floor }),
+    ...(extras.overhead === undefined ? {} : { overhead: extras.overhead }),
+    stable: stability.stable,
+    ...(stability.reason === undefined ? {} : { unstableReason: stability.reason }),
+    samplesUs: recorder.samplesUs(),
+    histogram: recorder.encodedHistogram(),
+    metrics: { ...offered, ...(open && durationNs > 0 ? { achieved_rps: (ok * 1e9) / durationNs } : {}), ...extras.metrics },
     ...(extras.sidecar === undefined ? {} : { sidecar: extras.sidecar }),
-    ...(extras.trial === undefined ? {} : { trial: extras.trial }),
   };
 }
 

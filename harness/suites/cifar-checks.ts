@@ -3,6 +3,8 @@ import type { RunCheck } from '../results.js';
 import type { CifarWorkload } from './cifar-workload.js';
 
 export const MIN_ACCURACY = 0.7;
+/** A class index no model returns: the image was never classified. */
+export const UNCLASSIFIED = 255;
 
 function topOne(predicted: Uint8Array, labels: Uint8Array, count: number): number {
   let right = 0;
@@ -13,6 +15,9 @@ function topOne(predicted: Uint8Array, labels: Uint8Array, count: number): numbe
 export function accuracyChecks(w: CifarWorkload, predicted: Uint8Array): RunCheck[] {
   if (w.labels === undefined) {
     return [{ name: 'cifar: accuracy', ok: true, detail: `not applicable: ${w.source} has no labels (generated images)` }];
+  }
+  if (predicted.includes(UNCLASSIFIED)) {
+    return [{ name: 'cifar: accuracy', ok: false, detail: 'not measured: the in-process model did not classify every image (see the in-process cells)' }];
   }
   const labels = w.labels;
   const n = predicted.length;
@@ -37,6 +42,9 @@ export function accuracyChecks(w: CifarWorkload, predicted: Uint8Array): RunChec
 
 /** Every transport must return the in-process class for every image; one mismatch fails the run. */
 export function agreementCheck(reference: Uint8Array, byTransport: ReadonlyMap<string, Uint8Array>, classNames: readonly string[]): RunCheck {
+  if (reference.includes(UNCLASSIFIED)) {
+    return { name: 'cifar: agreement', ok: false, detail: 'not measured: the in-process model, the reference, did not classify every image', data: { mismatches: [], transports: [...byTransport.keys()] } };
+  }
   const mismatches: { transport: string; image: number; expected: string; got: string }[] = [];
   for (const [name, predicted] of byTransport) {
     for (let i = 0; i < reference.length; i++) {

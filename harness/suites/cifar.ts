@@ -1,142 +1,171 @@
 /**
- * The cifar suite: our CNN served over every transport, across the CIFAR-10 test set.
- * single-stream and concurrency (one image per request), offline (batches), accuracy and a
- * confusion matrix, agreement of every transport with the in-process baseline, and transport
- * overhead as measured ratios against that baseline and an echo round trip in the same sidecar.
+ * The cifar suite: our CNN served over every transport and called in-process, on the CIFAR-10
+ * test set, every arm interleaved round by round on the same images: single-stream and
+ * concurrency (one image per request), offline (batches), server (a rate relative to the
+ * in-process capacity). Accuracy and a confusion matrix; every transport must return the
+ * in-process class for every image; the transport's overhead on the model's compute time.
  */
 import type { ClassifyReply, Transport } from '../../transports/types.js';
 import { HarnessError, toHarnessError } from '../errors.js';
-import { closedLoop } from '../load/closed-loop.js';
-import { datasetLoop } from '../load/dataset-loop.js';
+import type { PlacedBlock } from '../load/rounds.js';
 import type { CellKey } from '../results.js';
-import { median } from '../stats/bootstrap.js';
-import { cellFromOutcome, failedCell } from './cell.js';
-import { measureCifarBaseline, type CifarBaseline } from './cifar-baseline.js';
-import { accuracyChecks, agreementCheck } from './cifar-checks.js';
+import { SERVER_CONNECTIONS, openRequestArm, type Shape } from './arms.js';
+import { accuracyChecks, agreementCheck, UNCLASSIFIED } from './cifar-checks.js';
 import { loadCifarWorkload, type CifarWorkload } from './cifar-workload.js';
-import type { SidecarLease, SuiteContext } from './context.js';
+import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
+import { measureGroup, type GroupArm } from './group.js';
+import { startInProcess, type InProcessModel } from './inprocess.js';
+import { modelFlags } from '../model-flags.js';
+import { capacityOf, inProcessArm, modelConcurrency, roundSlices, roundsFor } from './model-arms.js';
 import { sidecarTargets } from './targets.js';
-import { loadOptions, lostSidecar, measureOpenCell, modelConcurrency, SERVER_CONNECTIONS, serverDurationMs, withClients } from './measure.js';
 
 const IMAGE_BYTES = 3072;
 const SERVER_LOAD_FRACTIONS = [0.5, 0.9];
+const QUICK_SERVER_LOAD_FRACTIONS = [0.5];
+const INPROCESS: Pick<CellKey, 'transport' | 'family'> = { transport: 'in-process', family: 'in-process' };
+const OFFLINE_BATCHES_PER_BLOCK = 2;
 
-
-const image = (w: CifarWorkload, i: number): Uint8Array => w.images.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES);
-
-/** The echo round trip of one image's worth of bytes on this very sidecar: the IPC part of a classify. */
-async function echoFloorUs(ctx: SuiteContext, client: Transport): Promise<number> {
-  const payload = new Uint8Array(IMAGE_BYTES);
-  const outcome = await closedLoop([() => client.echo(payload)], { ...loadOptions(ctx), minWindows: 2, maxWindows: 3 });
-  return outcome.recorder.percentileUs(50);
+/** One load shape; every transport and (but for the server scenario) the in-process model run it together. */
+interface CifarGroup {
+  readonly scenario: CellKey['scenario'];
+  readonly concurrency: number;
+  readonly batch: number;
+  readonly loadFraction?: number;
 }
 
-async function measureSingle(ctx: SuiteContext, lease: SidecarLease, key: CellKey, w: CifarWorkload, baseline: CifarBaseline): Promise<Uint8Array | undefined> {
-  return withClients(ctx, lease, key, key.concurrency, async (clients) => {
-    const count = w.images.length / IMAGE_BYTES;
-    const predicted = new Uint8Array(count).fill(255);
-    const computeNs: number[] = [];
-    const echoUs = key.concurrency === 1 ? await echoFloorUs(ctx, clients[0] as Transport) : undefined;
-    for (let i = 0; i < Math.min(20, count); i++) await (clients[0] as Transport).classify(image(w, i)); // warm-up
-    const outcome = await datasetLoop(
-      clients.map((c) => (i: number) => c.classify(image(w, i))),
-      count,
-      {
-        windowMs: ctx.config.windowMs,
-        stabilityPct: ctx.config.stabilityPct,
-        signal: ctx.signal,
-        onResult(i, result) {
-          const reply = result as ClassifyReply;
-          if (reply.labels.length !== 1) throw new HarnessError('MISMATCH', `Expected 1 label, got ${reply.labels.length}`);
-          predicted[i] = reply.labels[0] as number;
-          if (reply.computeNs !== undefined) computeNs.push(reply.computeNs);
-        },
-      },
-    );
-    const p50 = outcome.recorder.percentileUs(50);
-    // The framed wire carries no timing; its compute share comes from the in-process baseline.
-    const computeUs = computeNs.length > 0 ? median(computeNs) / 1000 : baseline.computeP50Us;
-    const metrics: Record<string, number | null> = {
-      images_per_s: outcome.durationNs > 0 ? ((outcome.requests - outcome.errors) * 1e9) / outcome.durationNs : null,
-      accuracy: w.labels === undefined ? null : accuracy(predicted, w.labels),
-      compute_us: computeUs,
-      compute_source_wire: computeNs.length > 0 ? 1 : 0,
-      overhead_ratio: p50 / baseline.singleP50Us,
+interface Labels {
+  /** In-process classes of the single-stream pass, by image. */
+  readonly reference: Uint8Array;
+  /** Each transport's classes of the single-stream pass, by `transport/family`. */
+  readonly byTransport: Map<string, Uint8Array>;
+}
+
+function slice(w: CifarWorkload, first: number, count: number): Uint8Array {
+  return w.images.subarray(first * IMAGE_BYTES, (first + count) * IMAGE_BYTES);
+}
+
+function groupsOf(ctx: SuiteContext): CifarGroup[] {
+  const s = ctx.config.scenarios;
+  const fractions = ctx.config.quick ? QUICK_SERVER_LOAD_FRACTIONS : SERVER_LOAD_FRACTIONS;
+  return [
+    ...(s.includes('single-stream') ? [{ scenario: 'single-stream' as const, concurrency: 1, batch: 1 }] : []),
+    ...modelConcurrency(ctx).map((concurrency) => ({ scenario: 'concurrency' as const, concurrency, batch: 1 })),
+    ...(s.includes('offline') ? ctx.config.batchSizes.map((batch) => ({ scenario: 'offline' as const, concurrency: 1, batch })) : []),
+    ...(s.includes('server') ? fractions.map((loadFraction) => ({ scenario: 'server' as const, concurrency: SERVER_CONNECTIONS, batch: 1, loadFraction })) : []),
+  ];
+}
+
+/** The requests of a group: images (batch 1) or batches, as indices into the workload. */
+function requestsOf(w: CifarWorkload, group: CifarGroup): { count: number; images: (item: number) => [number, number] } {
+  const images = w.images.length / IMAGE_BYTES;
+  const count = Math.ceil(images / group.batch);
+  return { count, images: (item) => [(item % count) * group.batch, Math.min(group.batch, images - (item % count) * group.batch)] };
+}
+
+function groupArms(ctx: SuiteContext, w: CifarWorkload, group: CifarGroup, model: InProcessModel | HarnessError, targets: readonly SidecarTarget[], leases: readonly (SidecarLease | HarnessError)[], labels: Labels, capacityRps: number): GroupArm[] {
+  const requests = requestsOf(w, group);
+  const rounds = roundsFor(requests.count, ctx.config.minRounds);
+  // A batch takes milliseconds and varies with the machine; a median of one would be noise.
+  const itemsFor = roundSlices(requests.count, rounds, group.scenario === 'offline' ? OFFLINE_BATCHES_PER_BLOCK : 1);
+  const single = group.scenario === 'single-stream';
+  const base = { suite: 'cifar' as const, scenario: group.scenario, concurrency: group.concurrency, batch: group.batch };
+  const rate = group.loadFraction === undefined ? {} : { targetRps: Math.max(1, Math.round(capacityRps * group.loadFraction)), loadFraction: group.loadFraction };
+  const modelKey: CellKey = { ...base, ...INPROCESS, concurrency: 1 };
+  const arms: GroupArm[] = [];
+  if (group.scenario !== 'server') {
+    const onReply = (items: readonly number[], reply: Record<string, unknown>): void => {
+      if (!single) return;
+      const got = Array.isArray(reply['labels']) ? (reply['labels'] as number[]) : [];
+      items.forEach((item, i) => (labels.reference[item] = got[i] ?? UNCLASSIFIED));
     };
-    if (echoUs !== undefined) {
-      metrics['echo_3072_p50_us'] = echoUs;
-      metrics['floor_ratio'] = p50 / (baseline.singleP50Us + echoUs);
-    }
-    ctx.emit(cellFromOutcome(key, outcome, { metrics, sidecar: lease.facts, crashed: await lostSidecar(lease, outcome) }));
-    return outcome.abortedBy === undefined ? predicted : undefined;
+    const command = (items: readonly number[]) => ({ op: 'classify', items: items.flatMap((b) => range(...requests.images(b))), batch: group.batch });
+    arms.push({ key: modelKey, open: model instanceof HarnessError ? () => Promise.reject(model) : inProcessArm(model, command, itemsFor, 30 * 60_000, onReply) });
+  }
+  const shape: Shape = group.scenario === 'server' ? { kind: 'open', workers: SERVER_CONNECTIONS, ratePerS: rate.targetRps ?? 1 } : { kind: 'items', workers: group.concurrency, itemsFor };
+  targets.forEach((target, i) => {
+    const lease = leases[i] as SidecarLease | HarnessError;
+    const key: CellKey = { ...base, transport: target.transport, family: lease instanceof HarnessError ? target.family : lease.family, ...(target.httpSetup === undefined ? {} : { httpSetup: target.httpSetup }), ...rate };
+    const predicted = new Uint8Array(w.images.length / IMAGE_BYTES).fill(UNCLASSIFIED);
+    if (single) labels.byTransport.set(`${target.transport}/${key.family}`, predicted);
+    arms.push({
+      key,
+      ...(group.scenario === 'server' ? {} : { floor: modelKey, model: modelKey }),
+      open:
+        lease instanceof HarnessError
+          ? () => Promise.reject(lease)
+          : () =>
+              openRequestArm<Transport>(ctx, {
+                shape,
+                connect: (n) => lease.connect(n),
+                closeClient: (c) => c.close(),
+                request: (c, item) => c.classify(slice(w, ...requests.images(item))),
+                onResult: (result, item) => recordLabels(result as ClassifyReply, requests.images(item), predicted),
+                warmup: { requests: Math.min(20, requests.count), ms: 0 },
+                facts: lease.facts,
+                crashed: () => lease.crashed(),
+              }),
+      metrics: (blocks) => cifarMetrics(blocks, group, w, predicted),
+    });
   });
+  return arms;
 }
 
-async function measureOffline(ctx: SuiteContext, lease: SidecarLease, key: CellKey & { batch: number }, w: CifarWorkload, baseline: CifarBaseline): Promise<void> {
-  await withClients(ctx, lease, key, 1, async ([client]) => {
-    if (client === undefined) return;
-    const count = w.images.length / IMAGE_BYTES;
-    const batches = Math.ceil(count / key.batch);
-    const slice = (b: number): Uint8Array => w.images.subarray(b * key.batch * IMAGE_BYTES, Math.min(count, (b + 1) * key.batch) * IMAGE_BYTES);
-    await client.classify(slice(0)); // warm-up at this batch size
-    const outcome = await datasetLoop([(b) => client.classify(slice(b))], batches, { windowMs: ctx.config.windowMs, stabilityPct: ctx.config.stabilityPct, signal: ctx.signal });
-    const imagesPerS = outcome.abortedBy === undefined ? (count * 1e9) / outcome.durationNs : null;
-    const inProcess = baseline.imagesPerSByBatch.get(key.batch);
-    ctx.emit(
-      cellFromOutcome(key, outcome, {
-        metrics: { images_per_s: imagesPerS, offline_ratio: imagesPerS !== null && inProcess !== undefined ? imagesPerS / inProcess : null },
-        sidecar: lease.facts,
-        crashed: await lostSidecar(lease, outcome),
-      }),
-    );
-  });
+function range(first: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => first + i);
 }
 
-function accuracy(predicted: Uint8Array, labels: Uint8Array): number {
+/** Check a reply's size and keep its classes; returns the model's compute time the reply carried. */
+function recordLabels(reply: ClassifyReply, [first, count]: [number, number], into: Uint8Array): number | undefined {
+  if (reply.labels.length !== count) throw new HarnessError('MISMATCH', `Expected ${count} label(s), got ${reply.labels.length}`);
+  into.set(reply.labels, first);
+  return reply.computeNs;
+}
+
+function cifarMetrics(blocks: readonly PlacedBlock[], group: CifarGroup, w: CifarWorkload, predicted: Uint8Array): Record<string, number | null> {
+  const ok = blocks.reduce((n, b) => n + b.latenciesNs.length, 0);
+  const ns = blocks.reduce((n, b) => n + b.durationNs, 0);
+  const labelled = w.labels !== undefined && group.scenario !== 'server' && group.scenario !== 'offline';
+  return { images_per_s: ns > 0 ? (ok * group.batch * 1e9) / ns : null, accuracy: labelled ? accuracyOf(predicted, w.labels!) : null };
+}
+
+function accuracyOf(predicted: Uint8Array, labels: Uint8Array): number {
   let right = 0;
   for (let i = 0; i < predicted.length; i++) if (predicted[i] === labels[i]) right += 1;
   return right / predicted.length;
 }
 
+function label(group: CifarGroup): string {
+  const what = group.scenario === 'offline' ? `batch ${group.batch}` : group.scenario === 'server' ? `load ${group.loadFraction}` : `c=${group.concurrency}`;
+  return `cifar ${group.scenario} ${what}`;
+}
+
+
 export async function runCifarSuite(ctx: SuiteContext): Promise<void> {
   const workload = await loadCifarWorkload(ctx.config);
-  ctx.progress.log(`cifar: ${workload.images.length / IMAGE_BYTES} images from ${workload.source}`);
-  const list = sidecarTargets(ctx, 'cifar', [], false);
-  const scenarios = ctx.config.scenarios;
-  const concurrency = modelConcurrency(ctx);
-  const batches = scenarios.includes('offline') ? ctx.config.batchSizes : [];
-  const serverCells = scenarios.includes('server') ? SERVER_LOAD_FRACTIONS.length : 0;
-  ctx.progress.plan(1 + batches.length + list.length * (1 + concurrency.length + batches.length + serverCells));
-
-  const baseline = await measureCifarBaseline(ctx, workload.images);
-  // Offered rates relative to what the model does in-process, one image at a time: below and near saturation.
-  const capacity = 1e6 / baseline.singleP50Us;
-  const rates = scenarios.includes('server') ? SERVER_LOAD_FRACTIONS.map((f) => ({ loadFraction: f, targetRps: Math.max(1, Math.round(capacity * f)) })) : [];
-  for (const check of accuracyChecks(workload, baseline.labels)) ctx.check(check);
-  const predictions = new Map<string, Uint8Array>();
-  for (const target of list) {
-    if (ctx.signal.aborted) return;
-    const base = { suite: 'cifar' as const, transport: target.transport, family: target.family, ...(target.httpSetup === undefined ? {} : { httpSetup: target.httpSetup }) };
-    const single: CellKey = { ...base, scenario: 'single-stream', concurrency: 1, batch: 1 };
-    try {
-      await ctx.withSidecar(target, async (lease) => {
-        const predicted = await measureSingle(ctx, lease, single, workload, baseline);
-        if (predicted !== undefined) predictions.set(`${target.transport}/${target.family}`, predicted);
-        for (const c of concurrency) await measureSingle(ctx, lease, { ...base, scenario: 'concurrency', concurrency: c, batch: 1 }, workload, baseline);
-        for (const batch of batches) await measureOffline(ctx, lease, { ...base, scenario: 'offline', concurrency: 1, batch }, workload, baseline);
-        for (const { loadFraction, targetRps } of rates) {
-          let next = 0;
-          const count = workload.images.length / IMAGE_BYTES;
-          await measureOpenCell(ctx, lease, {
-            key: { ...base, scenario: 'server', concurrency: SERVER_CONNECTIONS, batch: 1, targetRps, loadFraction },
-            request: (client) => () => client.classify(image(workload, next++ % count)),
-            durationMs: serverDurationMs(ctx),
-          });
-        }
-      });
-    } catch (error) {
-      ctx.emit(failedCell(single, toHarnessError(error)));
-    }
+  const count = workload.images.length / IMAGE_BYTES;
+  ctx.progress.log(`cifar: ${count} images from ${workload.source}`);
+  const targets: SidecarTarget[] = sidecarTargets(ctx, 'cifar', false);
+  const groups = groupsOf(ctx);
+  ctx.progress.plan(groups.reduce((n, g) => n + targets.length + (g.scenario === 'server' ? 0 : 1), 0));
+  const model = await startInProcess(['--model', 'cifar', '--images', '{input}', ...modelFlags(ctx.config, 'cifar')], { name: 'images.bin', bytes: workload.images }, ctx.config.readyTimeoutMs).catch((e: unknown) => toHarnessError(e));
+  const labels: Labels = { reference: new Uint8Array(count).fill(UNCLASSIFIED), byTransport: new Map() };
+  try {
+    await ctx.withSidecars(targets, async (leases) => {
+      let capacity = 1;
+      for (const group of groups) {
+        if (ctx.signal.aborted) return;
+        const arms = groupArms(ctx, workload, group, model, targets, leases, labels, capacity);
+        const rounds = group.scenario === 'server' ? ctx.config.minRounds : roundsFor(requestsOf(workload, group).count, ctx.config.minRounds);
+        const oneAtATime = group.scenario === 'single-stream' || group.scenario === 'offline';
+        const figure = group.scenario === 'single-stream' || group.scenario === 'server' ? 'p50' : 'time-per-request';
+        const cells = await measureGroup(ctx, arms, { label: label(group), figure, minRounds: rounds, maxRounds: rounds, untilSettled: false, strictFloors: group.scenario === 'single-stream', overhead: oneAtATime });
+        if (group.scenario === 'single-stream') capacity = capacityOf(cells);
+      }
+    });
+  } finally {
+    if (!(model instanceof HarnessError)) await model.close();
   }
-  ctx.check(agreementCheck(baseline.labels, predictions, workload.classNames));
+  const completed = new Map([...labels.byTransport].filter(([, p]) => !p.includes(UNCLASSIFIED)));
+  for (const check of accuracyChecks(workload, labels.reference)) ctx.check(check);
+  ctx.check(agreementCheck(labels.reference, completed, workload.classNames));
 }

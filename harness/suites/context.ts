@@ -1,5 +1,6 @@
 /** What a suite gets from the runner: the config, where to put results, and sidecars on demand. */
-import type { Family } from '../../transports/address.js';
+import type { Address, Family } from '../../transports/address.js';
+import type { HarnessError } from '../errors.js';
 import type { HttpSetup, Transport, TransportName } from '../../transports/types.js';
 import type { ResolvedConfig } from '../config.js';
 import type { CellResult, RunCheck } from '../results.js';
@@ -20,6 +21,8 @@ export interface SidecarLease {
   readonly family: Family;
   readonly httpSetup?: HttpSetup;
   readonly facts: Record<string, unknown>;
+  /** Where it listens, restarting it first when it died (a restarted sidecar listens somewhere new). */
+  live(): Promise<Address>;
   /** Open `count` clients (one connection each). */
   connect(count: number): Promise<Transport[]>;
   /**
@@ -34,7 +37,6 @@ export interface SidecarTarget {
   readonly transport: TransportName;
   readonly family: Family;
   readonly httpSetup?: HttpSetup;
-  readonly args: readonly string[];
 }
 
 export interface SuiteContext {
@@ -44,10 +46,17 @@ export interface SuiteContext {
   emit(cell: CellResult): void;
   check(check: RunCheck): void;
   /**
-   * Run `body` against a live sidecar for `target`: started (or reused), restarted if it died
-   * in an earlier cell, and stopped when the suite moves on. Start failures throw HarnessError.
+   * Run `body` with a live sidecar for every target at once (so their cells can be interleaved),
+   * each restarted on its next connect if it died, all stopped afterwards. A sidecar that would
+   * not start is passed as its HarnessError (SIDECAR_START_FAILED).
    */
-  withSidecar<T>(target: SidecarTarget, body: (lease: SidecarLease) => Promise<T>): Promise<T>;
+  withSidecars<T>(targets: readonly SidecarTarget[], body: (leases: readonly (SidecarLease | HarnessError)[]) => Promise<T>): Promise<T>;
+  /**
+   * Run `body` with the harness and every process it started pinned to cores as `cpuPinning`
+   * says (harness/affinity.ts), where the machine allows it; `body` gets a description of the
+   * layout, or undefined when nothing was pinned.
+   */
+  pinned<T>(body: (pinning: string | undefined) => Promise<T>): Promise<T>;
 }
 
 export type SuiteRunner = (ctx: SuiteContext) => Promise<void>;

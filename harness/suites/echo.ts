@@ -1,31 +1,37 @@
 /**
- * The echo suite: what the IPC itself costs. Every transport x family (x HTTP set-up) echoes
- * payloads of several sizes one at a time and at several concurrency levels, read against two
- * floors measured in the same run: the native C echo peer (the machine's IPC floor, with the
- * same framed client) and an in-process no-op (the harness's own per-request cost).
+ * The echo suite: what the IPC itself costs. For each socket family and load shape, one group
+ * interleaves every transport with its floors, so each ratio is taken in the same moments:
+ *   - `native-peer`: our framed client against a C echo server (the machine's IPC floor);
+ *   - one request at a time, also the rest of the 2x2 of {Node, C} client x {C, Python} server:
+ *     `native-pair` (C client, C server), `native-client` (C client, the Python framed sidecar),
+ *     plus `lean-node` (the leanest Node client, on the Python framed and msgpack sidecars) and
+ *     `no-op` (the harness's own cost per request).
  */
 import { Buffer } from 'node:buffer';
-import { loadTransport } from '../../transports/registry.js';
+import type { Family } from '../../transports/address.js';
 import type { Transport } from '../../transports/types.js';
 import { startNativePeer } from '../calibration/native-peer.js';
 import { HarnessError, toHarnessError } from '../errors.js';
-import { closedLoop } from '../load/closed-loop.js';
-import { datasetLoop } from '../load/dataset-loop.js';
-import type { CellKey } from '../results.js';
-import { cellFromOutcome, failedCell } from './cell.js';
-import type { SidecarLease, SuiteContext } from './context.js';
+import { openClients } from '../leases.js';
+import type { OnResult } from '../load/blocks.js';
+import type { CellKey, FigureKind } from '../results.js';
+import type { Sidecar } from '../sidecar.js';
+import { leanArm, nativeClientArm, noOpArm, openRequestArm, SERVER_CONNECTIONS, type Server, type Shape } from './arms.js';
+import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
+import { measureGroup, type GroupArm } from './group.js';
 import { sidecarTargets } from './targets.js';
-import { describeKey, loadOptions, lostSidecar, measureClosedCell, measureOpenCell, SERVER_CONNECTIONS, serverDurationMs, withClients } from './measure.js';
 
 const CONCURRENCY_PAYLOAD_BYTES = 3072;
 const OFFLINE_CONNECTIONS = 4;
 const OFFLINE_DEPTH = 8;
+/** Offline blocks: this many echoes pushed through OFFLINE_CONNECTIONS x OFFLINE_DEPTH in flight. */
+const OFFLINE_BLOCK_REQUESTS = 128;
 
-function payloadOf(bytes: number): Uint8Array {
+export function payloadOf(bytes: number): Uint8Array {
   return Uint8Array.from({ length: bytes }, (_, i) => (i * 31 + 7) & 0xff);
 }
 
-function echoCheck(expected: Uint8Array): (result: unknown) => void {
+function echoCheck(expected: Uint8Array): OnResult {
   const want = Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength);
   return (result) => {
     const got = result as Uint8Array;
@@ -35,109 +41,115 @@ function echoCheck(expected: Uint8Array): (result: unknown) => void {
   };
 }
 
-/** The cells one echo peer gets: single-stream over the payloads, the concurrency sweep at 3 KiB. */
-function echoKeys(ctx: SuiteContext, base: Pick<CellKey, 'transport' | 'family' | 'httpSetup'>): CellKey[] {
-  const keys: CellKey[] = [];
-  const scenarios = ctx.config.scenarios;
-  if (scenarios.includes('single-stream')) {
-    for (const payloadBytes of ctx.config.payloadBytes) keys.push({ suite: 'echo', scenario: 'single-stream', ...base, payloadBytes, concurrency: 1 });
-  }
-  if (scenarios.includes('concurrency')) {
-    for (const concurrency of ctx.config.concurrency) {
-      keys.push({ suite: 'echo', scenario: 'concurrency', ...base, payloadBytes: CONCURRENCY_PAYLOAD_BYTES, concurrency });
-    }
-  }
-  if (scenarios.includes('server')) {
-    for (const targetRps of ctx.config.ratesRps) {
-      keys.push({ suite: 'echo', scenario: 'server', ...base, payloadBytes: CONCURRENCY_PAYLOAD_BYTES, concurrency: SERVER_CONNECTIONS, targetRps });
-    }
-  }
-  if (scenarios.includes('offline')) {
-    keys.push({ suite: 'echo', scenario: 'offline', ...base, payloadBytes: CONCURRENCY_PAYLOAD_BYTES, concurrency: OFFLINE_CONNECTIONS * OFFLINE_DEPTH });
-  }
-  return keys;
+/** One load shape of the echo matrix; every transport and floor of a family runs it in one group. */
+interface EchoGroup {
+  readonly scenario: CellKey['scenario'];
+  readonly payloadBytes: number;
+  readonly concurrency: number;
+  readonly targetRps?: number;
 }
 
-async function measureEchoKeys(ctx: SuiteContext, lease: SidecarLease, keys: readonly CellKey[]): Promise<void> {
-  for (const key of keys) {
-    const payload = payloadOf(key.payloadBytes ?? 0);
-    const check = echoCheck(payload);
-    if (key.scenario === 'server' && key.targetRps !== undefined) {
-      await measureOpenCell(ctx, lease, { key: { ...key, targetRps: key.targetRps }, request: (client) => () => client.echo(payload), check, durationMs: serverDurationMs(ctx) });
-    } else if (key.scenario === 'offline') {
-      await measureOfflineEcho(ctx, lease, key, payload, check);
-    } else {
-      await measureClosedCell(ctx, lease, { key, request: (client) => () => client.echo(payload), check });
-    }
-  }
+function echoGroups(ctx: SuiteContext): EchoGroup[] {
+  const s = ctx.config.scenarios;
+  const payload = CONCURRENCY_PAYLOAD_BYTES;
+  return [
+    ...(s.includes('single-stream') ? ctx.config.payloadBytes.map((payloadBytes) => ({ scenario: 'single-stream' as const, payloadBytes, concurrency: 1 })) : []),
+    ...(s.includes('concurrency') ? ctx.config.concurrency.map((concurrency) => ({ scenario: 'concurrency' as const, payloadBytes: payload, concurrency })) : []),
+    ...(s.includes('server') ? ctx.config.ratesRps.map((targetRps) => ({ scenario: 'server' as const, payloadBytes: payload, concurrency: SERVER_CONNECTIONS, targetRps })) : []),
+    ...(s.includes('offline') ? [{ scenario: 'offline' as const, payloadBytes: payload, concurrency: OFFLINE_CONNECTIONS * OFFLINE_DEPTH }] : []),
+  ];
 }
 
-/**
- * Offline: a fixed batch of requests released at once, OFFLINE_DEPTH in flight on each of
- * OFFLINE_CONNECTIONS connections; throughput is what it took to get through all of them.
- */
-async function measureOfflineEcho(ctx: SuiteContext, lease: SidecarLease, key: CellKey, payload: Uint8Array, check: (r: unknown) => void): Promise<void> {
-  await withClients(ctx, lease, key, OFFLINE_CONNECTIONS, async (clients) => {
-    const workers = clients.flatMap((c) => Array.from({ length: OFFLINE_DEPTH }, () => () => c.echo(payload)));
-    const count = ctx.config.quick ? 2000 : 20_000;
-    const outcome = await datasetLoop(workers, count, { windowMs: ctx.config.windowMs, stabilityPct: ctx.config.stabilityPct, signal: ctx.signal, onResult: (_i, r) => check(r) });
-    ctx.emit(cellFromOutcome(key, outcome, { sidecar: lease.facts, crashed: await lostSidecar(lease, outcome) }));
-  });
+function shapeOf(group: EchoGroup): Shape {
+  if (group.scenario === 'server') return { kind: 'open', workers: SERVER_CONNECTIONS, ratePerS: group.targetRps ?? 1 };
+  if (group.scenario === 'offline') return { kind: 'items', workers: OFFLINE_CONNECTIONS, depth: OFFLINE_DEPTH, itemsFor: () => Array.from({ length: OFFLINE_BLOCK_REQUESTS }, (_, i) => i) };
+  return { kind: 'closed', workers: group.concurrency };
 }
 
-async function measureNoOp(ctx: SuiteContext): Promise<void> {
-  const key: CellKey = { suite: 'echo', scenario: 'single-stream', transport: 'no-op', family: 'in-process', payloadBytes: 0, concurrency: 1 };
-  ctx.progress.start(describeKey(key));
-  const noop = (): Promise<Uint8Array> => Promise.resolve(new Uint8Array(0));
-  ctx.emit(cellFromOutcome(key, await closedLoop([noop], loadOptions(ctx))));
-}
+/** Many in flight measure throughput: compared on time per request (1 / throughput); one at a time and a fixed rate on the median. */
+const figureOf = (group: EchoGroup): FigureKind => (group.scenario === 'offline' || group.scenario === 'concurrency' ? 'time-per-request' : 'p50');
 
-async function measureNativePeer(ctx: SuiteContext, family: 'unix' | 'tcp'): Promise<void> {
-  const keys = echoKeys(ctx, { transport: 'native-peer', family });
-  let peer;
+/** A native C echo peer per family, started for the suite; a start failure fails its rows. */
+type Peers = ReadonlyMap<Family, Sidecar | HarnessError>;
+
+async function withPeers<T>(families: readonly Family[], body: (peers: Peers) => Promise<T>): Promise<T> {
+  const peers = new Map<Family, Sidecar | HarnessError>();
   try {
-    peer = await startNativePeer(family);
-  } catch (error) {
-    for (const key of keys) ctx.emit(failedCell(key, toHarnessError(error)));
-    return;
-  }
-  try {
-    const factory = await loadTransport('framed');
-    const lease: SidecarLease = {
-      transport: 'framed',
-      family,
-      facts: { ...peer.ready },
-      connect: async (count) => {
-        const clients: Transport[] = [];
-        for (let i = 0; i < count; i++) clients.push(await factory({ address: peer.address, timeoutMs: ctx.config.timeoutMs, maxFrameBytes: 64 * 1024 * 1024 }));
-        return clients;
-      },
-      crashed: async () => peer.hasExited(),
-    };
-    await measureEchoKeys(ctx, lease, keys);
+    for (const family of families) peers.set(family, await startNativePeer(family).catch((e: unknown) => toHarnessError(e)));
+    return await body(peers);
   } finally {
-    await peer.stop();
+    await Promise.all([...peers.values()].map((p) => (p instanceof HarnessError ? undefined : p.stop())));
   }
 }
 
+/** The C echo peer as a server the calibration arms talk to. */
+function peerServer(peer: Sidecar): Server {
+  return { live: () => Promise.resolve(peer.address), facts: { ...peer.ready }, crashed: async () => peer.hasExited() };
+}
+
+/** Every arm of one group on one family: floors first, then the transports in registry order. */
+function groupArms(ctx: SuiteContext, group: EchoGroup, family: Family, targets: readonly SidecarTarget[], leases: readonly (SidecarLease | HarnessError)[], peers: Peers): GroupArm[] {
+  const payload = payloadOf(group.payloadBytes);
+  const check = echoCheck(payload);
+  const shape = shapeOf(group);
+  const base = { suite: 'echo' as const, scenario: group.scenario, family, payloadBytes: group.payloadBytes, concurrency: group.concurrency, ...(group.targetRps === undefined ? {} : { targetRps: group.targetRps }) };
+  const key = (transport: CellKey['transport'], extra: Partial<CellKey> = {}): CellKey => ({ ...base, transport, ...extra });
+  /** An arm on `server` (or the reason it cannot run), opened by `open`. */
+  const on = (server: Server | HarnessError | undefined, open: (s: Server) => GroupArm['open']): GroupArm['open'] =>
+    server instanceof HarnessError ? () => Promise.reject(server) : server === undefined ? () => Promise.reject(new HarnessError('INTERNAL', 'no server')) : open(server);
+  const echoArm = (server: Server, connect: (n: number) => Promise<Transport[]>): GroupArm['open'] => () =>
+    openRequestArm<Transport>(ctx, { shape, connect, closeClient: (c) => c.close(), request: (c) => c.echo(payload), onResult: check, facts: server.facts, crashed: () => server.crashed() });
+
+  const arms: GroupArm[] = [];
+  const single = group.scenario === 'single-stream';
+  const peerOrError = peers.get(family);
+  const peer = peerOrError instanceof HarnessError || peerOrError === undefined ? peerOrError : peerServer(peerOrError);
+  const nativePair = key('native-pair');
+  const nativePeer = key('native-peer');
+  if (peer !== undefined) {
+    if (single) arms.push({ key: nativePair, open: on(peer, (s) => nativeClientArm(ctx, s, group.payloadBytes)) });
+    arms.push({ key: nativePeer, ...(single ? { floor: nativePair } : {}), open: on(peer, (s) => echoArm(s, async (n) => openClients('framed', await s.live(), ctx.config, n))) });
+  }
+  const floor = peer === undefined ? {} : { floor: nativePeer };
+  const leaseOf = (transport: string): SidecarLease | HarnessError | undefined => leases[targets.findIndex((t) => t.transport === transport && t.family === family)];
+  if (single && peer !== undefined) {
+    const framed = leaseOf('framed');
+    const msgpack = leaseOf('msgpack');
+    if (framed !== undefined) arms.push({ key: key('native-client'), floor: nativePair, open: on(framed, (s) => nativeClientArm(ctx, s, group.payloadBytes)) });
+    if (framed !== undefined) arms.push({ key: key('lean-node', { wire: 'framed' }), ...floor, open: on(framed, (s) => leanArm(ctx, s, 'framed', payload, check)) });
+    if (msgpack !== undefined) arms.push({ key: key('lean-node', { wire: 'msgpack' }), ...floor, open: on(msgpack, (s) => leanArm(ctx, s, 'msgpack', payload, check)) });
+    if (family === ctx.config.families[0]) arms.push({ key: { ...key('no-op'), family: 'in-process' }, open: noOpArm(ctx, payload) });
+  }
+  targets.forEach((target, i) => {
+    if (target.family !== family && ctx.config.connect === undefined) return;
+    const lease = leases[i] as SidecarLease | HarnessError;
+    const k = key(target.transport, target.httpSetup === undefined ? {} : { httpSetup: target.httpSetup });
+    arms.push({ key: lease instanceof HarnessError ? k : { ...k, family: lease.family }, ...floor, open: on(lease, (l) => echoArm(l, (n) => (l as SidecarLease).connect(n))) });
+  });
+  return arms;
+}
+
+function label(group: EchoGroup, family: Family): string {
+  const what = group.scenario === 'single-stream' ? `${group.payloadBytes} B` : group.scenario === 'server' ? `${group.targetRps}/s` : `c=${group.concurrency}`;
+  return `echo ${group.scenario} ${what} ${family}`;
+}
 
 export async function runEchoSuite(ctx: SuiteContext): Promise<void> {
-  const targets = sidecarTargets(ctx, 'echo', [], true);
+  const targets = sidecarTargets(ctx, 'echo', true);
   const calibrate = ctx.config.calibration && ctx.config.connect === undefined;
-  const perPeer = echoKeys(ctx, { transport: 'no-op', family: 'unix' }).length;
-  ctx.progress.plan(1 + perPeer * (targets.length + (calibrate ? ctx.config.families.length : 0)));
-  await measureNoOp(ctx);
-  if (calibrate) for (const family of ctx.config.families) await measureNativePeer(ctx, family);
-  for (const target of targets) {
-    if (ctx.signal.aborted) return;
-    const keys = echoKeys(ctx, { transport: target.transport, family: target.family, ...(target.httpSetup === undefined ? {} : { httpSetup: target.httpSetup }) });
-    try {
-      await ctx.withSidecar(target, (lease) => measureEchoKeys(ctx, lease, keys));
-    } catch (error) {
-      const e = toHarnessError(error);
-      ctx.progress.log(`sidecar for ${target.transport}/${target.family} failed: ${e.code}: ${e.message.split('\n')[0] ?? ''}`);
-      for (const key of keys) if (!ctx.signal.aborted) ctx.emit(failedCell(key, e));
-    }
-  }
+  const families = ctx.config.connect === undefined ? ctx.config.families : [targets[0]?.family ?? 'unix'];
+  const groups = echoGroups(ctx);
+  await withPeers(calibrate ? families : [], (peers) =>
+    ctx.withSidecars(targets, async (leases) => {
+      leases.forEach((l, i) => {
+        if (l instanceof HarnessError) ctx.progress.log(`sidecar for ${targets[i]?.transport}/${targets[i]?.family} failed: ${l.code}: ${l.message.split('\n')[0] ?? ''}`);
+      });
+      const plans = families.flatMap((family) => groups.map((group) => ({ family, group, arms: groupArms(ctx, group, family, targets, leases, peers) })));
+      ctx.progress.plan(plans.reduce((n, p) => n + p.arms.length, 0));
+      for (const { family, group, arms } of plans) {
+        if (ctx.signal.aborted) return;
+        await measureGroup(ctx, arms, { label: label(group, family), figure: figureOf(group), minRounds: ctx.config.minRounds, maxRounds: ctx.config.maxRounds, pinned: true, strictFloors: group.scenario === 'single-stream' });
+      }
+    }),
+  );
 }
-

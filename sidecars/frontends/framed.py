@@ -6,14 +6,15 @@ import struct
 from typing import Any, Callable
 
 from ..address import Address
-from ..cores.base import IMAGE_BYTES, Core, check_image_batch
+from ..cores.base import IMAGE_BYTES, ClassifyResult, Core, check_image_batch
 from ..errors import SidecarError, to_sidecar_error
 from ..ops import MAX_BATCH_IMAGES, generate_request
 from .framing import DEFAULT_MAX_FRAME_BYTES
 from .stream_server import serve_stream
 
-ECHO, CLASSIFY, CLASSIFY_BATCH, GENERATE, GENERATE_STREAM, TOKEN, ERROR = 0, 1, 2, 3, 4, 5, 255
+ECHO, CLASSIFY, CLASSIFY_BATCH, GENERATE, GENERATE_STREAM, TOKEN, CLASSIFY_TIMED, ERROR = 0, 1, 2, 3, 4, 5, 6, 255
 _HEADER = struct.Struct(">IB")
+_COMPUTE_NS = struct.Struct(">Q")
 
 
 def frame(kind: int, body: bytes) -> bytes:
@@ -43,13 +44,16 @@ class FramedSession:
                 payload = self._core.echo(body[1:])
                 send([header(ECHO, len(payload)), payload])
             elif kind == CLASSIFY:
-                send([frame(CLASSIFY, self._classify(body, single=True))])
+                send([frame(CLASSIFY, self._classify(body, single=True).labels)])
             elif kind == CLASSIFY_BATCH:
-                send([frame(CLASSIFY_BATCH, self._classify(body, single=False))])
+                send([frame(CLASSIFY_BATCH, self._classify(body, single=False).labels)])
+            elif kind == CLASSIFY_TIMED:
+                result = self._classify(body, single=False)
+                send([frame(CLASSIFY_TIMED, _COMPUTE_NS.pack(result.compute_ns) + result.labels)])
             elif kind in (GENERATE, GENERATE_STREAM):
                 self._generate(body[1:], send, stream=kind == GENERATE_STREAM)
             else:
-                raise SidecarError("UNKNOWN_TYPE", f"Expected a message type of 0-4, got {kind}")
+                raise SidecarError("UNKNOWN_TYPE", f"Expected a message type of 0-4 or 6, got {kind}")
         except (ConnectionError, BrokenPipeError):
             raise
         except Exception as exc:  # a bad request is answered, never fatal to the sidecar
@@ -58,12 +62,12 @@ class FramedSession:
     def on_stream_error(self, error: SidecarError) -> bytes | None:
         return error_frame(error)
 
-    def _classify(self, body: bytes, single: bool) -> bytes:
+    def _classify(self, body: bytes, single: bool) -> ClassifyResult:
         images = body[1:]
         if single and len(images) != IMAGE_BYTES:
             raise SidecarError("BAD_INPUT", f"Expected a {IMAGE_BYTES}-byte image, got {len(images)} bytes")
         check_image_batch(images, MAX_BATCH_IMAGES)
-        return self._core.classify(images).labels
+        return self._core.classify(images)
 
     def _generate(self, body: bytes, send: Callable[[list[bytes]], None], stream: bool) -> None:
         request = generate_request(_json_object(body))

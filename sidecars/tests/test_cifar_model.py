@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -149,26 +148,43 @@ def test_training_is_deterministic_with_the_seed() -> None:
         torch.use_deterministic_algorithms(False)  # seed_everything's global switch; other tests share the process
 
 
-def test_inprocess_end_to_end(tmp_path: Path) -> None:
+def _inprocess(*args: str) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "sidecars.inprocess", *args]
+    return subprocess.Popen(cmd, cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_inprocess_answers_blocks_of_commands(tmp_path: Path) -> None:
     images = tmp_path / "images.bin"
     images.write_bytes(np.random.default_rng(1).integers(0, 256, size=5 * IMAGE_BYTES, dtype=np.uint8).tobytes())
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    cmd = [sys.executable, "-m", "sidecars.inprocess", "--model", "cifar", "--device", "cpu", "--threads", "1",
-           "--images", str(images), "--batch-sizes", "1,2", "--repeat-single", "2"]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
-    assert out["model"] == "cifar" and out["info"]["device"] == "cpu"
-    assert len(out["single"]["samples_ns"]) == 10 and len(out["single"]["labels"]) == 5
-    assert [o["batch"] for o in out["offline"]] == [1, 2]
-    assert [len(o["batch_samples_ns"]) for o in out["offline"]] == [5, 3]
-    assert all(o["images"] == 5 and o["images_per_s"] > 0 and o["labels_match_single"] for o in out["offline"])
+    proc = _inprocess("--model", "cifar", "--device", "cpu", "--threads", "1", "--images", str(images), "--stall-ms", "5000")
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        ready = json.loads(proc.stdout.readline())
+        assert ready["event"] == "ready" and ready["model"] == "cifar" and ready["device"] == "cpu"
+
+        def ask(command: dict) -> dict:
+            proc.stdin.write(json.dumps(command) + "\n")  # type: ignore[union-attr]
+            proc.stdin.flush()  # type: ignore[union-attr]
+            return json.loads(proc.stdout.readline())  # type: ignore[union-attr]
+
+        single = ask({"op": "classify", "items": [0, 1, 2, 3, 4], "batch": 1})
+        assert len(single["latency_ns"]) == 5 and len(single["compute_ns"]) == 5 and len(single["labels"]) == 5
+        assert all(lat >= comp > 0 for lat, comp in zip(single["latency_ns"], single["compute_ns"]))
+        assert max(single["latency_ns"]) < 2e9  # the sidecar's fault flags are accepted and ignored: no stall
+        batched = ask({"op": "classify", "items": [4, 3, 2, 1, 0], "batch": 2})
+        assert len(batched["latency_ns"]) == 3 and batched["labels"] == single["labels"][::-1]
+        assert ask({"op": "classify", "items": [5]})["error"]["code"] == "BAD_INPUT"
+        assert ask({"op": "fly"})["error"]["code"] == "UNKNOWN_TYPE"
+        assert ask({"op": "classify", "items": [0], "batch": 0})["error"]["code"] == "BAD_INPUT"
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
 
 
 def test_inprocess_rejects_a_ragged_image_file(tmp_path: Path) -> None:
     images = tmp_path / "ragged.bin"
     images.write_bytes(bytes(IMAGE_BYTES + 1))
-    cmd = [sys.executable, "-m", "sidecars.inprocess", "--model", "cifar", "--device", "cpu",
-           "--images", str(images)]  # fmt: skip
+    cmd = [sys.executable, "-m", "sidecars.inprocess", "--model", "cifar", "--device", "cpu", "--images", str(images)]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "ragged.bin" in proc.stderr and proc.stdout == ""

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from sidecars.cores.base import ClassifyResult, Core
+from sidecars.frontends.framed import FramedSession
+
 from .conftest import RunningSidecar, start_sidecar
 from .wire import connect, framed, is_closed, read_frame
 
@@ -151,3 +154,28 @@ def test_batch_over_the_image_limit_is_bad_input(private_dir: Path) -> None:
         echo_ok(sidecar.address)
     finally:
         assert sidecar.stop() == 0
+
+
+class _FixedCore(Core):
+    """Classifies every image as class 3 and says the batch took 1234567 ns."""
+
+    name = "fixed"
+
+    def classify(self, images: bytes) -> ClassifyResult:
+        return ClassifyResult(labels=bytes([3]) * (len(images) // 3072), compute_ns=1234567)
+
+
+def _answer(kind: int, body: bytes) -> bytes:
+    sent: list[bytes] = []
+    FramedSession(_FixedCore()).on_frame(bytes([kind]) + body, lambda frames: sent.append(b"".join(frames)))
+    assert len(sent) == 1
+    return sent[0]
+
+
+def test_classify_types_reply_as_documented() -> None:
+    # The idea's type 1 and our batch type 2 are unchanged: class indices only.
+    assert _answer(1, bytes(3072)) == framed(1, b"\x03")
+    assert _answer(2, bytes(3072 * 3)) == framed(2, b"\x03\x03\x03")
+    # Type 6, the timed classify: [u64 BE compute_ns][one index per image].
+    assert _answer(6, bytes(3072 * 2)) == framed(6, struct.pack(">Q", 1234567) + b"\x03\x03")
+    assert error_of(_answer(6, bytes(3071))[4:])["code"] == "BAD_INPUT"

@@ -1,7 +1,9 @@
 /**
- * Requests awaiting replies on one connection, with deadlines checked by a single sweep timer
- * (one timer per connection, not one per request: a timer per request costs more than the
- * round trips it guards). Map order is send order, so the first entry is the oldest.
+ * Requests awaiting replies on one connection, with deadlines checked by a single sweep timer.
+ * The timer is armed when a request is added and none is armed, and re-arms itself only while
+ * requests are waiting: one request at a time never creates or clears a timer per request (that
+ * cost more than the rest of the client's bookkeeping), yet an idle connection holds no timer.
+ * Map order is send order, so the first entry is the oldest.
  */
 import { HarnessError } from '../../harness/errors.js';
 
@@ -10,11 +12,11 @@ export interface Waiter<T> {
   readonly reject: (error: HarnessError) => void;
   readonly deadline: number;
   /** For streamed replies: called with each intermediate piece before the final one. */
-  readonly onPart?: (part: T) => void;
+  readonly onPart?: ((part: T) => void) | undefined;
 }
 
 export interface InFlight<T> {
-  add(id: number, waiter: Omit<Waiter<T>, 'deadline'>): void;
+  add(id: number, resolve: Waiter<T>['resolve'], reject: Waiter<T>['reject'], onPart?: (part: T) => void): void;
   take(id: number): Waiter<T> | undefined;
   get(id: number): Waiter<T> | undefined;
   oldestId(): number | undefined;
@@ -28,33 +30,31 @@ export function createInFlight<T>(timeoutMs: number, onTimeout: (error: HarnessE
   let sweep: NodeJS.Timeout | undefined;
   const sweepEveryMs = Math.max(5, Math.min(250, Math.floor(timeoutMs / 4)));
 
+  const arm = (): void => {
+    sweep = setTimeout(check, sweepEveryMs);
+    sweep.unref();
+  };
   const check = (): void => {
-    const now = performance.now();
+    sweep = undefined;
     for (const waiter of waiters.values()) {
-      if (waiter.deadline <= now) {
+      if (waiter.deadline <= performance.now()) {
         // The wire's order is lost once a reply is overdue, so the connection is given up whole.
         onTimeout(new HarnessError('TIMEOUT', `Expected a reply within ${timeoutMs} ms, got none`));
         return;
       }
-      break; // later entries were sent later
+      arm(); // later entries were sent later; look again while anything waits
+      return;
     }
   };
 
   return {
-    add(id, waiter) {
-      waiters.set(id, { ...waiter, deadline: performance.now() + timeoutMs });
-      if (sweep === undefined) {
-        sweep = setInterval(check, sweepEveryMs);
-        sweep.unref();
-      }
+    add(id, resolve, reject, onPart) {
+      waiters.set(id, { resolve, reject, onPart, deadline: performance.now() + timeoutMs });
+      if (sweep === undefined) arm();
     },
     take(id) {
       const waiter = waiters.get(id);
       if (waiter !== undefined) waiters.delete(id);
-      if (waiters.size === 0 && sweep !== undefined) {
-        clearInterval(sweep);
-        sweep = undefined;
-      }
       return waiter;
     },
     get(id) {
@@ -68,7 +68,7 @@ export function createInFlight<T>(timeoutMs: number, onTimeout: (error: HarnessE
       return waiters.size;
     },
     failAll(error) {
-      if (sweep !== undefined) clearInterval(sweep);
+      if (sweep !== undefined) clearTimeout(sweep);
       sweep = undefined;
       const all = [...waiters.values()];
       waiters.clear();

@@ -1,0 +1,77 @@
+/**
+ * Interleaved rounds (tango-bench; Laaber et al., EMSE 2019): every arm of a group (a cell, or
+ * one of its floors) runs one short block per round, in an order shuffled afresh each round with
+ * the run's seed. On a machine whose speed drifts between minutes, two arms measured this way see
+ * the same moments, so the ratio of their figures within a round cancels the drift.
+ */
+import { mulberry32 } from '../stats/random.js';
+import type { BlockResult } from './blocks.js';
+
+export interface Arm {
+  /** Run this arm's block for `round`. Never throws: failures are counted in the block. */
+  block(round: number): Promise<BlockResult>;
+}
+
+/** A block with where it ran: its round, and its place in that round's order (0 = first). */
+export type PlacedBlock = BlockResult & { readonly round: number; readonly position: number };
+
+export interface RoundsPlan {
+  readonly minRounds: number;
+  readonly maxRounds: number;
+  readonly seed: number;
+  readonly signal?: AbortSignal;
+  /**
+   * Asked after each round once `minRounds` are done, with every arm's blocks so far: true ends
+   * the group (its figures are pinned down well enough).
+   */
+  readonly settled?: (blocks: readonly (readonly PlacedBlock[])[]) => boolean;
+  /** Start no new round after this long (a group's share of the run's time). */
+  readonly maxDurationMs?: number;
+}
+
+export interface RoundsOutcome {
+  /** Per arm (in the order given), its blocks in round order. */
+  readonly blocks: PlacedBlock[][];
+  readonly rounds: number;
+  /** The run was interrupted (Ctrl-C) before the group finished. */
+  readonly interrupted: boolean;
+}
+
+/** Fisher-Yates over `items` with `random`, in place. */
+export function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}
+
+export async function runRounds(arms: readonly Arm[], plan: RoundsPlan): Promise<RoundsOutcome> {
+  const random = mulberry32(plan.seed);
+  const blocks: PlacedBlock[][] = arms.map(() => []);
+  const dead = new Set<number>(); // arms whose connection is gone: they sit out the later rounds
+  const started = performance.now();
+  let rounds = 0;
+  let interrupted = false;
+  while (rounds < plan.maxRounds) {
+    const order = shuffle(arms.map((_, i) => i).filter((i) => !dead.has(i)), random);
+    if (order.length === 0) break;
+    for (const [position, index] of order.entries()) {
+      if (plan.signal?.aborted === true) {
+        interrupted = true;
+        break;
+      }
+      const block = await (arms[index] as Arm).block(rounds);
+      (blocks[index] as PlacedBlock[]).push({ ...block, round: rounds, position });
+      if (block.abortedBy !== undefined) {
+        dead.add(index);
+        if (block.abortedBy.code === 'ABORTED') interrupted = true;
+      }
+    }
+    if (interrupted) break;
+    rounds += 1;
+    if (rounds >= plan.minRounds && plan.settled?.(blocks) === true) break;
+    if (plan.maxDurationMs !== undefined && performance.now() - started >= plan.maxDurationMs && rounds >= plan.minRounds) break;
+  }
+  return { blocks, rounds, interrupted };
+}

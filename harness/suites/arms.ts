@@ -1,0 +1,159 @@
+/**
+ * Arms: what a group interleaves. Each opens its clients once, warms up, then runs one block per
+ * round: closed loop (N in flight, for a short time), open loop (Poisson arrivals at a rate), or
+ * a slice of a workload (every item once). Request arms drive the harness's transports, the
+ * calibration clients (lean Node, the C client) and the no-op share the same block plans, so the
+ * only difference between two arms of a group is what they talk to.
+ */
+import type { Address } from '../../transports/address.js';
+import { HarnessError } from '../errors.js';
+import { closedBlock, itemsBlock, type BlockResult, type OnResult } from '../load/blocks.js';
+import { openBlock } from '../load/open-loop.js';
+import { connectLean } from '../calibration/lean-client.js';
+import { startNativeClient } from '../calibration/native-client.js';
+import type { CalibrationWire } from '../results.js';
+import type { SuiteContext } from './context.js';
+import type { OpenedArm } from './group.js';
+
+/** A block never ends before this many requests, however slow they are: a median needs a few. */
+export const MIN_BLOCK_REQUESTS = 3;
+/** A block goes on past its time to this many requests (per worker), up to BLOCK_CAP x its time. */
+const TARGET_BLOCK_REQUESTS = 15;
+const BLOCK_CAP = 10;
+/** Unrecorded requests per worker at the start of every block: the switch from another cell. */
+const BLOCK_WARMUP = 1;
+/** Open-loop cells draw on this many connections, which bounds what can be in flight at once. */
+export const SERVER_CONNECTIONS = 16;
+/** An open-loop block lasts long enough for about this many arrivals. */
+const OPEN_BLOCK_ARRIVALS = 20;
+
+/** `workers` clients (connections); `depth` requests in flight on each (default 1). */
+export type Shape =
+  | { readonly kind: 'closed'; readonly workers: number; readonly depth?: number }
+  | { readonly kind: 'open'; readonly workers: number; readonly ratePerS: number; readonly arrivals?: number }
+  | { readonly kind: 'items'; readonly workers: number; readonly depth?: number; readonly itemsFor: (round: number) => readonly number[] };
+
+export interface RequestArmSpec<C> {
+  readonly shape: Shape;
+  connect(count: number): Promise<C[]>;
+  closeClient(client: C): Promise<void>;
+  /** One request for workload item `item` (a running count for closed and open blocks). */
+  request(client: C, item: number): Promise<unknown>;
+  readonly onResult?: OnResult;
+  /** Warm-up before the first round; the config's `warmupRequests`/`warmupMs` when absent. */
+  readonly warmup?: { readonly requests: number; readonly ms: number };
+  readonly facts?: Readonly<Record<string, unknown>>;
+  crashed?(): Promise<boolean>;
+  /** Called when a block overruns its deadline (clients with no timeout of their own). */
+  abort?(clients: readonly C[], error: HarnessError): void;
+}
+
+/** The open-loop block length for `ratePerS`: the configured block, or long enough for `arrivals` arrivals. */
+export function openBlockMs(ctx: SuiteContext, ratePerS: number, arrivals = OPEN_BLOCK_ARRIVALS): number {
+  return Math.max(ctx.config.blockMs, (arrivals * 1000) / ratePerS);
+}
+
+/** An arm of `spec.shape` over clients `spec.connect` opens; a connect failure throws (the cell fails). */
+export async function openRequestArm<C>(ctx: SuiteContext, spec: RequestArmSpec<C>): Promise<OpenedArm> {
+  const clients = await spec.connect(spec.shape.workers);
+  const depth = spec.shape.kind === 'open' ? 1 : (spec.shape.depth ?? 1);
+  const workers = clients.flatMap((client) => Array.from({ length: depth }, () => (item: number) => spec.request(client, item)));
+  const { config, signal } = ctx;
+  const onResult = spec.onResult === undefined ? {} : { onResult: spec.onResult };
+  const guarded = async (budgetMs: number, run: () => Promise<BlockResult>): Promise<BlockResult> => {
+    if (spec.abort === undefined) return run();
+    const timer = setTimeout(() => spec.abort?.(clients, new HarnessError('TIMEOUT', `Expected the block to finish within ${Math.round(budgetMs)} ms`)), budgetMs);
+    try {
+      return await run();
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const shape = spec.shape;
+  return {
+    ...(spec.facts === undefined ? {} : { facts: spec.facts }),
+    ...(spec.crashed === undefined ? {} : { crashed: () => spec.crashed!() }),
+    warmUp: () => {
+      const warm = spec.warmup ?? { requests: config.warmupRequests, ms: config.warmupMs };
+      return guarded(warm.ms + config.timeoutMs * (warm.requests + 1), () =>
+        closedBlock(workers, { durationMs: warm.ms, minRequests: warm.requests, warmupPerWorker: 0, signal, ...onResult }),
+      );
+    },
+    block: (round) => {
+      if (shape.kind === 'items') return guarded(config.timeoutMs * 2, () => itemsBlock(workers, shape.itemsFor(round), { signal, ...onResult }));
+      if (shape.kind === 'open') {
+        const durationMs = openBlockMs(ctx, shape.ratePerS, shape.arrivals);
+        const plan = { ratePerS: shape.ratePerS, durationMs, maxQueue: Math.max(100, shape.ratePerS), seed: (config.seed * 7919 + round) >>> 0, signal, ...onResult };
+        return guarded(durationMs + config.timeoutMs, () => openBlock(workers, plan));
+      }
+      const plan = {
+        durationMs: config.blockMs,
+        minRequests: MIN_BLOCK_REQUESTS * workers.length,
+        targetRequests: TARGET_BLOCK_REQUESTS * workers.length,
+        maxDurationMs: config.blockMs * BLOCK_CAP,
+        warmupPerWorker: BLOCK_WARMUP,
+        signal,
+        ...onResult,
+      };
+      return guarded(config.blockMs * BLOCK_CAP + config.timeoutMs * (MIN_BLOCK_REQUESTS + BLOCK_WARMUP + 1), () => closedBlock(workers, plan));
+    },
+    close: async () => {
+      await Promise.all(clients.map((c) => spec.closeClient(c).catch(() => undefined)));
+    },
+  };
+}
+
+/** A server a calibration client talks to: a sidecar's lease, or the C echo peer. */
+export interface Server {
+  live(): Promise<Address>;
+  readonly facts: Readonly<Record<string, unknown>>;
+  crashed(): Promise<boolean>;
+}
+
+/** The lean Node client on `server` (the harness's clients are held to it). */
+export function leanArm(ctx: SuiteContext, server: Server, wire: CalibrationWire, payload: Uint8Array, check: OnResult): () => Promise<OpenedArm> {
+  return async () => {
+    const address = await server.live();
+    return openRequestArm(ctx, {
+      shape: { kind: 'closed', workers: 1 },
+      connect: async () => [await connectLean(address, wire)],
+      closeClient: (c) => c.close(),
+      request: (c) => c.echo(payload),
+      onResult: check,
+      facts: server.facts,
+      crashed: () => server.crashed(),
+      abort: (clients, error) => clients.forEach((c) => c.destroy(error)),
+    });
+  };
+}
+
+/** The native C client on `server`: one connection, blocks timed in C. */
+export function nativeClientArm(ctx: SuiteContext, server: Server, payloadBytes: number): () => Promise<OpenedArm> {
+  return async () => {
+    const client = await startNativeClient(await server.live(), ctx.config.timeoutMs);
+    const plan = { payloadBytes, durationMs: ctx.config.blockMs, minRequests: MIN_BLOCK_REQUESTS, warmup: BLOCK_WARMUP };
+    return {
+      facts: { ...server.facts, client_pid: client.pid },
+      crashed: () => server.crashed(),
+      warmUp: () => client.block({ ...plan, durationMs: ctx.config.warmupMs, minRequests: ctx.config.warmupRequests, warmup: 0 }),
+      block: () => (ctx.signal.aborted ? Promise.resolve(interrupted()) : client.block(plan)),
+      close: () => client.close(),
+    };
+  };
+}
+
+/** A request that never leaves the process: the harness's own cost per request. */
+export function noOpArm(ctx: SuiteContext, payload: Uint8Array): () => Promise<OpenedArm> {
+  return () =>
+    openRequestArm(ctx, {
+      shape: { kind: 'closed', workers: 1 },
+      connect: async () => [payload],
+      closeClient: async () => undefined,
+      request: (p) => Promise.resolve(p),
+    });
+}
+
+function interrupted(): BlockResult {
+  const block: BlockResult = { latenciesNs: [], computeNs: [], overheadNs: [], requests: 1, errors: 1, errorsByCode: { ABORTED: 1 }, durationNs: 0, abortedBy: new HarnessError('ABORTED', 'The run was interrupted') };
+  return block;
+}

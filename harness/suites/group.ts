@@ -1,0 +1,176 @@
+/**
+ * Measuring a group: cells that are compared with each other (a transport and its floors; every
+ * transport and the in-process model) run in interleaved rounds (load/rounds.ts), then each
+ * becomes a CellResult with its ratio to its floor and its overhead, computed round by round.
+ * Rounds go on until every cell's headline figure is pinned within the stability tolerance, or
+ * `maxRounds`.
+ */
+import { HarnessError, toHarnessError } from '../errors.js';
+import type { BlockResult } from '../load/blocks.js';
+import { runRounds, type PlacedBlock } from '../load/rounds.js';
+import { cellId, seriesName, type CellKey, type CellResult, type FigureKind, type FloorComparison, type OverheadEstimate } from '../results.js';
+import { compareToFloor, figureInterval, judgeStability, overheadAgainst, overheadFromReplies, roundStat } from '../stats/round-figures.js';
+import { cellFromBlocks, failedCell } from './cell.js';
+import type { SuiteContext } from './context.js';
+
+/** An arm ready to measure: its clients are open. */
+export interface OpenedArm {
+  /** One block for `round`. Never throws. */
+  block(round: number): Promise<BlockResult>;
+  /** Unrecorded requests before the first round; a fatal failure here fails the cell. */
+  warmUp(): Promise<BlockResult | undefined>;
+  close(): Promise<void>;
+  /** Ready-line facts of whatever served it. */
+  readonly facts?: Readonly<Record<string, unknown>>;
+  /** Whether a lost connection was the server process dying. */
+  crashed?(): Promise<boolean>;
+}
+
+export interface GroupArm {
+  readonly key: CellKey;
+  /** The arm of this group it is read against. */
+  readonly floor?: CellKey;
+  /** The in-process model arm of this group, for overhead when replies carry no compute time. */
+  readonly model?: CellKey;
+  /** Opens clients; a throw (HarnessError) fails the cell without measuring it. */
+  open(): Promise<OpenedArm>;
+  /** Suite-specific figures from the arm's blocks, computed once the rounds are done. */
+  metrics?(blocks: readonly PlacedBlock[]): Record<string, number | null>;
+}
+
+export interface GroupPlan {
+  /** For the progress line, e.g. `echo single-stream 3072 B unix`. */
+  readonly label: string;
+  readonly figure: FigureKind;
+  readonly minRounds: number;
+  readonly maxRounds: number;
+  /** Rounds end when every cell is pinned (the default), or only at `maxRounds` (a workload to get through). */
+  readonly untilSettled?: boolean;
+  /** Run the group pinned to cores as `cpuPinning` says (harness/affinity.ts). */
+  readonly pinned?: boolean;
+  /** Floors bound the cells from below (one request at a time); else they are a reference only. */
+  readonly strictFloors: boolean;
+  /**
+   * Report each cell's overhead on the model's compute time. Only where requests go one at a
+   * time: with several in flight, latency minus compute also holds the wait for the model.
+   */
+  readonly overhead?: boolean;
+}
+
+interface Live {
+  readonly arm: GroupArm;
+  readonly opened: OpenedArm;
+  readonly id: string;
+  error: HarnessError | undefined;
+}
+
+/** A small string hash (FNV-1a), so each group's round order depends on the run's seed and the group. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+async function openArms(ctx: SuiteContext, arms: readonly GroupArm[]): Promise<{ live: Live[]; failed: CellResult[] }> {
+  const live: Live[] = [];
+  const failed: CellResult[] = [];
+  for (const arm of arms) {
+    if (ctx.signal.aborted) break;
+    try {
+      const opened = await arm.open();
+      const warm = await opened.warmUp();
+      if (warm?.abortedBy !== undefined) {
+        await opened.close().catch(() => undefined);
+        failed.push(failedCell(arm.key, await crashAware(opened, warm.abortedBy), opened.facts === undefined ? undefined : { ...opened.facts }));
+        continue;
+      }
+      live.push({ arm, opened, id: cellId(arm.key), error: undefined });
+    } catch (error) {
+      failed.push(failedCell(arm.key, toHarnessError(error)));
+    }
+  }
+  return { live, failed };
+}
+
+async function crashAware(opened: OpenedArm, error: HarnessError): Promise<HarnessError> {
+  if (error.code === 'SIDECAR_CLOSED' && opened.crashed !== undefined && (await opened.crashed())) {
+    return new HarnessError('SIDECAR_CRASHED', `The sidecar process died: ${error.message}`, { cause: error });
+  }
+  return error;
+}
+
+/** Floor ratio and overhead of one arm, from its group's blocks so far. */
+function comparisons(plan: GroupPlan, live: readonly Live[], blocks: readonly (readonly PlacedBlock[])[], index: number): { floor?: FloorComparison; overhead?: OverheadEstimate } {
+  const { arm } = live[index] as Live;
+  const statsOf = (i: number) => (blocks[i] as PlacedBlock[]).map((b) => roundStat(b, plan.figure));
+  const indexOf = (key: CellKey | undefined): number => (key === undefined ? -1 : live.findIndex((l) => l.id === cellId(key)));
+  const own = statsOf(index);
+  const floorAt = indexOf(arm.floor);
+  const modelAt = indexOf(arm.model);
+  const floor =
+    floorAt < 0 || arm.floor === undefined
+      ? undefined
+      : compareToFloor(own, statsOf(floorAt), { floorId: cellId(arm.floor), floor: seriesName(arm.floor), figure: plan.figure, strict: plan.strictFloors });
+  const overhead = plan.overhead !== true ? undefined : (overheadFromReplies(own) ?? (modelAt < 0 ? undefined : overheadAgainst(own, statsOf(modelAt))));
+  return { ...(floor === undefined ? {} : { floor }), ...(overhead === undefined ? {} : { overhead }) };
+}
+
+export async function measureGroup(ctx: SuiteContext, arms: readonly GroupArm[], plan: GroupPlan): Promise<CellResult[]> {
+  if (ctx.signal.aborted || arms.length === 0) return [];
+  const cells = plan.pinned === true ? await ctx.pinned((pinning) => measure(ctx, arms, plan, pinning)) : await measure(ctx, arms, plan, undefined);
+  for (const cell of cells) ctx.emit(cell);
+  return cells;
+}
+
+async function measure(ctx: SuiteContext, arms: readonly GroupArm[], plan: GroupPlan, pinning: string | undefined): Promise<CellResult[]> {
+  ctx.progress.start(plan.label);
+  const { live, failed } = await openArms(ctx, arms);
+  const stabilityPct = ctx.config.stabilityPct;
+  let outcome;
+  try {
+    outcome = await runRounds(
+      live.map((l) => ({ block: (round) => l.opened.block(round) })),
+      {
+        minRounds: plan.minRounds,
+        maxRounds: plan.maxRounds,
+        ...(plan.untilSettled === false ? {} : { maxDurationMs: ctx.config.maxGroupMs }),
+        seed: (ctx.config.seed ^ hash(plan.label)) >>> 0,
+        signal: ctx.signal,
+        settled: (blocks) =>
+          plan.untilSettled !== false &&
+          live.every((_, i) => {
+            const own = blocks[i] as PlacedBlock[];
+            if (own.some((b) => b.abortedBy !== undefined)) return true;
+            const errors = own.reduce((n, b) => n + b.errors, 0);
+            const stats = own.map((b) => roundStat(b, plan.figure));
+            const headline = comparisons(plan, live, blocks, i).floor ?? figureInterval(stats);
+            return judgeStability(stats, errors, headline, stabilityPct).stable || errors > 0;
+          }),
+      },
+    );
+  } finally {
+    await Promise.all(live.map((l) => l.opened.close().catch(() => undefined)));
+  }
+  const cells: CellResult[] = [];
+  for (const [i, l] of live.entries()) {
+    const blocks = outcome.blocks[i] as PlacedBlock[];
+    const aborted = blocks.find((b) => b.abortedBy !== undefined)?.abortedBy;
+    const interrupted = outcome.interrupted ? new HarnessError('ABORTED', 'The run was interrupted before this group finished') : undefined;
+    const error = aborted === undefined ? interrupted : await crashAware(l.opened, aborted);
+    cells.push(
+      cellFromBlocks(l.arm.key, blocks, {
+        figure: plan.figure,
+        group: plan.label,
+        ...(pinning === undefined ? {} : { pinning }),
+        ...comparisons(plan, live, outcome.blocks, i),
+        stabilityPct,
+        ...(l.arm.metrics === undefined ? {} : { metrics: l.arm.metrics(blocks) }),
+        ...(l.opened.facts === undefined ? {} : { sidecar: { ...l.opened.facts } }),
+        ...(error === undefined ? {} : { error }),
+      }),
+    );
+  }
+  // In the order the arms were given, so a report reads the same from run to run.
+  const byId = new Map([...failed, ...cells].map((c) => [c.id, c]));
+  return arms.flatMap((a) => byId.get(cellId(a.key)) ?? []);
+}
