@@ -56,7 +56,7 @@ export function processTree(root: number = process.pid): number[] {
 
 /** The CPU numbers of a list like `0-3,6`. */
 export function parseCpuList(list: string): number[] {
-  return list.split(',').flatMap((part) => {
+  return list.split(',').filter((part) => part.trim() !== '').flatMap((part) => {
     const [a, b] = part.split('-').map(Number);
     return a === undefined || Number.isNaN(a) ? [] : Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
   });

@@ -34,7 +34,7 @@ export function adviceFor(result: RunResult): Advice {
   const below = belowFloor(result);
   if (below.length > 0) {
     const list = below.slice(0, 5).map((c) => `${c.id} at ${formatRatio(c.floor!.estimate, c.floor!.low, c.floor!.high)} × ${c.floor!.floor}`).join('; ');
-    lines.push(`FASTER THAN ITS FLOOR: ${below.length} cell(s) measured below a floor that bounds them (${list}${below.length > 5 ? '; ...' : ''}). No request can beat its floor, so something disturbed the measurement: check that nothing else ran on the machine, and run again.`);
+    lines.push(`FASTER THAN ITS FLOOR: ${below.length} cell(s) measured below a floor that bounds them (${list}${below.length > 5 ? '; ...' : ''}). One request at a time no request should beat its floor: something disturbed the measurement (another process on the machine) or, with megabyte payloads, the kernel's buffering favoured one side. Look into it and run again.`);
   }
   const reasons = new Map<UnstableReason, number>();
   for (const c of measured) if (c.stable === false && c.unstableReason !== undefined) reasons.set(c.unstableReason, (reasons.get(c.unstableReason) ?? 0) + 1);

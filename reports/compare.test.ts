@@ -6,7 +6,7 @@ import { parseThreshold } from '../harness/cli/compare.js';
 import { main } from '../harness/cli/main.js';
 import { HarnessError } from '../harness/errors.js';
 import { cellId, type CellKey, type CellResult, type RunResult } from '../harness/results.js';
-import { median } from '../harness/stats/bootstrap.js';
+import { medianOf as median } from '../harness/load/blocks.js';
 import { mulberry32 } from '../harness/stats/random.js';
 import { compareResults, formatMarkdown, formatPValue } from './compare.js';
 

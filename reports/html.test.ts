@@ -70,6 +70,26 @@ describe('renderReport', () => {
   }, 30_000);
 });
 
+describe('report sections', () => {
+  it('answers with floors, warnings and the cell over its floor', async () => {
+    const result = fullRun();
+    const i = result.cells.findIndex((c) => c.id === 'echo/single-stream/grpc/tcp/payload=3072/c=1');
+    const cells = [...result.cells];
+    cells[i] = { ...cells[i]!, floor: { ...cells[i]!.floor!, estimate: 0.8, low: 0.7, high: 0.9, belowFloor: true } };
+    const html = await renderReport({ ...result, cells });
+    const floors = /<section id="floors">([\s\S]*?)<\/section>/.exec(html)?.[1] ?? '';
+    expect(floors).toContain('<h3>unix, 3072 B, one request at a time</h3>');
+    expect(floors).toContain('framed / lean-node (framed)');
+    expect(floors).toMatch(/native-peer \/ native-pair<\/code><\/td><td class="num">1\.\d\d \[1\.\d\d, 1\.\d\d\]/);
+    const warnings = /<section id="warnings">([\s\S]*?)<\/section>/.exec(html)?.[1] ?? '';
+    expect(warnings).toMatch(/stable: \d+ of \d+/);
+    expect(warnings).toContain('FASTER THAN ITS FLOOR: 1 cell(s)');
+    expect(html).toContain('× native-peer (below its floor)');
+    expect(html).toMatch(/<th>× floor \[95% CI\]<\/th>/);
+    expect(html).toContain('190.0 [171.0, 209.0], 10.6%'); // cifar framed/unix overhead
+  }, 30_000);
+});
+
 describe('charts', () => {
   it('draw without Vega or Vega-Lite warnings', async () => {
     for (const chart of allCharts(fullRun())) {

@@ -7,8 +7,9 @@
  * Usage: echo-client ADDRESS TIMEOUT_MS, ADDRESS being unix:/path or tcp:HOST:PORT (IPv4).
  * Prints one JSON ready line once connected, then answers commands read from stdin, one per line:
  *   block PAYLOAD_BYTES MIN_REQUESTS DURATION_US WARMUP
- * with one line: `ok N NS1 ... NSN` (the latencies, nanoseconds), or `error CODE message` after a
- * failure, which ends the process (the connection cannot go on). End of stdin ends it cleanly.
+ * with one line: `ok N NS1 ... NSN` (the latencies, nanoseconds). A failure ends the process (the
+ * connection cannot go on) with two lines: `partial N NS1 ... NSN`, the round trips measured before
+ * it, then `error CODE message`. End of stdin ends it cleanly.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -30,6 +31,10 @@
 
 static int fd = -1;
 static uint8_t *request, *reply;
+/* The current block's latencies, so a failure mid-block still reports what was measured. */
+static uint64_t *latencies;
+static size_t count, latency_capacity;
+static int in_block;
 
 static uint64_t now_ns(void) {
   struct timespec t;
@@ -37,7 +42,14 @@ static uint64_t now_ns(void) {
   return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+static void print_latencies(const char *tag) {
+  printf("%s %zu", tag, count);
+  for (size_t i = 0; i < count; i++) printf(" %llu", (unsigned long long)latencies[i]);
+  printf("\n");
+}
+
 static void fail(const char *code, const char *message) {
+  if (in_block) print_latencies("partial");
   printf("error %s %s\n", code, message);
   fflush(stdout);
   exit(1);
@@ -120,8 +132,6 @@ int main(int argc, char **argv) {
   printf("{\"event\": \"ready\", \"client\": \"native-client\", \"address\": \"%s\", \"pid\": %d}\n", argv[1], (int)getpid());
   fflush(stdout);
   size_t capacity = 0;
-  uint64_t *latencies = NULL;
-  size_t latency_capacity = 0;
   char line[256];
   while (fgets(line, sizeof line, stdin) != NULL) {
     unsigned long size, min_requests, duration_us, warmup;
@@ -137,7 +147,8 @@ int main(int argc, char **argv) {
     request[4] = 0;
     for (size_t i = 0; i < size; i++) request[5 + i] = (uint8_t)((i * 31 + 7) & 0xff); /* the harness's echo pattern */
     for (unsigned long i = 0; i < warmup; i++) round_trip((uint32_t)size);
-    size_t count = 0;
+    count = 0;
+    in_block = 1;
     uint64_t until = now_ns() + (uint64_t)duration_us * 1000u;
     while (now_ns() < until || count < min_requests) {
       if (count == latency_capacity) {
@@ -145,11 +156,11 @@ int main(int argc, char **argv) {
         latencies = realloc(latencies, latency_capacity * sizeof *latencies);
         if (latencies == NULL) fail("INTERNAL", "out of memory");
       }
-      latencies[count++] = round_trip((uint32_t)size);
+      uint64_t ns = round_trip((uint32_t)size); /* a failure exits inside, before this one is counted */
+      latencies[count++] = ns;
     }
-    printf("ok %zu", count);
-    for (size_t i = 0; i < count; i++) printf(" %llu", (unsigned long long)latencies[i]);
-    printf("\n");
+    in_block = 0;
+    print_latencies("ok");
     fflush(stdout);
   }
   return 0;

@@ -40,20 +40,19 @@ export async function startNativeClient(address: Address, timeoutMs: number): Pr
       const block = newBlock();
       const started = process.hrtime.bigint();
       child.stdin?.write(`block ${plan.payloadBytes} ${plan.minRequests} ${Math.round(plan.durationMs * 1000)} ${plan.warmup}\n`);
-      const line = await nextLine(plan.durationMs + timeoutMs * (plan.minRequests + plan.warmup + 1));
-      block.durationNs = Number(process.hrtime.bigint() - started);
+      let line = await nextLine(plan.durationMs + timeoutMs * (plan.minRequests + plan.warmup + 1));
+      if (line?.startsWith('partial ') === true) {
+        record(block, line); // what was measured before the failure is kept
+        line = await nextLine(1000);
+      }
       const error = parseError(line);
-      if (error !== undefined || line === undefined) {
+      if (error !== undefined || line === undefined || !line.startsWith('ok ')) {
         countError(block, error ?? new HarnessError('SIDECAR_CLOSED', 'The native client exited'));
         child.kill('SIGKILL');
+        if (block.durationNs === 0) block.durationNs = Number(process.hrtime.bigint() - started);
         return block;
       }
-      const values = line.split(' ');
-      const count = Number(values[1]);
-      for (let i = 0; i < count; i++) block.latenciesNs.push(Number(values[i + 2]));
-      block.requests = count;
-      // Its own clock: the block's time is the sum of its round trips, not the pipe's.
-      block.durationNs = block.latenciesNs.reduce((a, b) => a + b, 0);
+      record(block, line);
       return block;
     },
     async close() {
@@ -63,6 +62,15 @@ export async function startNativeClient(address: Address, timeoutMs: number): Pr
       clearTimeout(timer);
     },
   };
+}
+
+/** Add a `ok|partial N NS...` line's latencies; the block's time is the sum of its round trips (its own clock, not the pipe's). */
+function record(block: BlockResult, line: string): void {
+  const values = line.split(' ');
+  const count = Number(values[1]);
+  for (let i = 0; i < count; i++) block.latenciesNs.push(Number(values[i + 2]));
+  block.requests += count;
+  block.durationNs += block.latenciesNs.reduce((a, b) => a + b, 0);
 }
 
 function parseError(line: string | undefined): HarnessError | undefined {

@@ -26,6 +26,16 @@ describe('latency recorder', () => {
     expect(mean).toBeLessThan(70);
   });
 
+  it('takes nanoseconds in and gives microseconds out', () => {
+    const recorder = createRecorder();
+    for (const ns of [1000, 2000, 3000, 4000, 5000]) recorder.record(ns);
+    expect(recorder.percentileUs(50)).toBeCloseTo(3, 2);
+    expect(recorder.percentileUs(100)).toBeCloseTo(5, 2);
+    expect(recorder.summary()?.p50Us).toBeCloseTo(3, 2);
+    expect(recorder.summary()?.meanUs).toBe(3);
+    expect(recorder.samplesUs().sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('summarises nothing as undefined and encodes its histogram', () => {
     const recorder = createRecorder();
     expect(recorder.summary()).toBeUndefined();

@@ -126,6 +126,8 @@ async function measure(ctx: SuiteContext, arms: readonly GroupArm[], plan: Group
   ctx.progress.start(plan.label);
   const { live, failed } = await openArms(ctx, arms);
   const stabilityPct = ctx.config.stabilityPct;
+  const withFloor = live.flatMap((l, i) => (l.arm.floor === undefined ? [] : [i]));
+  const judged = withFloor.length > 0 ? withFloor : live.map((_, i) => i);
   let outcome;
   try {
     outcome = await runRounds(
@@ -136,9 +138,11 @@ async function measure(ctx: SuiteContext, arms: readonly GroupArm[], plan: Group
         ...(plan.untilSettled === false ? {} : { maxDurationMs: ctx.config.maxGroupMs }),
         seed: (ctx.config.seed ^ hash(plan.label)) >>> 0,
         signal: ctx.signal,
+        // Settled once every cell read against a floor is pinned: the floors' own microseconds drift
+        // with the machine (that is what the ratios cancel), so they do not hold a group open.
         settled: (blocks) =>
           plan.untilSettled !== false &&
-          live.every((_, i) => {
+          judged.every((i) => {
             const own = blocks[i] as PlacedBlock[];
             if (own.some((b) => b.abortedBy !== undefined)) return true;
             const errors = own.reduce((n, b) => n + b.errors, 0);
