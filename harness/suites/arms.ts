@@ -12,6 +12,7 @@ import { openBlock } from '../load/open-loop.js';
 import { connectLean } from '../calibration/lean-client.js';
 import { startNativeClient } from '../calibration/native-client.js';
 import type { CalibrationWire } from '../results.js';
+import type { Transport } from '../../transports/types.js';
 import type { SuiteContext } from './context.js';
 import type { OpenedArm } from './group.js';
 
@@ -108,6 +109,23 @@ export interface Server {
   live(): Promise<Address>;
   readonly facts: Readonly<Record<string, unknown>>;
   crashed(): Promise<boolean>;
+}
+
+/** A server the harness's own transport clients can be opened on. */
+export interface ClientSource {
+  readonly facts: Readonly<Record<string, unknown>>;
+  crashed(): Promise<boolean>;
+  connect(count: number): Promise<Transport[]>;
+}
+
+/** An arm of the harness's transport clients on `source`, or one that fails with why the source is missing. */
+export function transportArm(
+  ctx: SuiteContext,
+  source: ClientSource | HarnessError,
+  spec: Pick<RequestArmSpec<Transport>, 'shape' | 'request' | 'onResult' | 'warmup'>,
+): () => Promise<OpenedArm> {
+  if (source instanceof HarnessError) return () => Promise.reject(source);
+  return () => openRequestArm<Transport>(ctx, { ...spec, connect: (n) => source.connect(n), closeClient: (c) => c.close(), facts: source.facts, crashed: () => source.crashed() });
 }
 
 /** The lean Node client on `server` (the harness's clients are held to it). */

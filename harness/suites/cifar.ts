@@ -5,11 +5,11 @@
  * in-process capacity). Accuracy and a confusion matrix; every transport must return the
  * in-process class for every image; the transport's overhead on the model's compute time.
  */
-import type { ClassifyReply, Transport } from '../../transports/types.js';
+import type { ClassifyReply } from '../../transports/types.js';
 import { HarnessError, toHarnessError } from '../errors.js';
 import type { PlacedBlock } from '../load/rounds.js';
 import type { CellKey } from '../results.js';
-import { SERVER_CONNECTIONS, openRequestArm, type Shape } from './arms.js';
+import { SERVER_CONNECTIONS, transportArm, type Shape } from './arms.js';
 import { accuracyChecks, agreementCheck, UNCLASSIFIED } from './cifar-checks.js';
 import { loadCifarWorkload, type CifarWorkload } from './cifar-workload.js';
 import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
@@ -90,20 +90,12 @@ function groupArms(ctx: SuiteContext, w: CifarWorkload, group: CifarGroup, model
     arms.push({
       key,
       ...(group.scenario === 'server' ? {} : { floor: modelKey, model: modelKey }),
-      open:
-        lease instanceof HarnessError
-          ? () => Promise.reject(lease)
-          : () =>
-              openRequestArm<Transport>(ctx, {
-                shape,
-                connect: (n) => lease.connect(n),
-                closeClient: (c) => c.close(),
-                request: (c, item) => c.classify(slice(w, ...requests.images(item))),
-                onResult: (result, item) => recordLabels(result as ClassifyReply, requests.images(item), predicted),
-                warmup: { requests: Math.min(20, requests.count), ms: 0 },
-                facts: lease.facts,
-                crashed: () => lease.crashed(),
-              }),
+      open: transportArm(ctx, lease, {
+        shape,
+        request: (c, item) => c.classify(slice(w, ...requests.images(item))),
+        onResult: (result, item) => recordLabels(result as ClassifyReply, requests.images(item), predicted),
+        warmup: { requests: Math.min(20, requests.count), ms: 0 },
+      }),
       metrics: (blocks) => cifarMetrics(blocks, group, w, predicted),
     });
   });

@@ -16,7 +16,7 @@ import { openClients } from '../leases.js';
 import type { OnResult } from '../load/blocks.js';
 import type { CellKey, FigureKind } from '../results.js';
 import type { Sidecar } from '../sidecar.js';
-import { leanArm, nativeClientArm, noOpArm, openRequestArm, SERVER_CONNECTIONS, type Server, type Shape } from './arms.js';
+import { leanArm, nativeClientArm, noOpArm, SERVER_CONNECTIONS, transportArm, type ClientSource, type Server, type Shape } from './arms.js';
 import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
 import { measureGroup, type GroupArm } from './group.js';
 import { sidecarTargets } from './targets.js';
@@ -82,9 +82,14 @@ async function withPeers<T>(families: readonly Family[], body: (peers: Peers) =>
   }
 }
 
-/** The C echo peer as a server the calibration arms talk to. */
-function peerServer(peer: Sidecar): Server {
-  return { live: () => Promise.resolve(peer.address), facts: { ...peer.ready }, crashed: async () => peer.hasExited() };
+/** The C echo peer, for the C client and for our framed client. */
+function peerServer(ctx: SuiteContext, peer: Sidecar): Server & ClientSource {
+  return {
+    live: () => Promise.resolve(peer.address),
+    facts: { ...peer.ready },
+    crashed: async () => peer.hasExited(),
+    connect: (n) => openClients('framed', peer.address, ctx.config, n),
+  };
 }
 
 /** Every arm of one group on one family: floors first, then the transports in registry order. */
@@ -94,21 +99,19 @@ function groupArms(ctx: SuiteContext, group: EchoGroup, family: Family, targets:
   const shape = shapeOf(group);
   const base = { suite: 'echo' as const, scenario: group.scenario, family, payloadBytes: group.payloadBytes, concurrency: group.concurrency, ...(group.targetRps === undefined ? {} : { targetRps: group.targetRps }) };
   const key = (transport: CellKey['transport'], extra: Partial<CellKey> = {}): CellKey => ({ ...base, transport, ...extra });
-  /** An arm on `server` (or the reason it cannot run), opened by `open`. */
-  const on = (server: Server | HarnessError | undefined, open: (s: Server) => GroupArm['open']): GroupArm['open'] =>
-    server instanceof HarnessError ? () => Promise.reject(server) : server === undefined ? () => Promise.reject(new HarnessError('INTERNAL', 'no server')) : open(server);
-  const echoArm = (server: Server, connect: (n: number) => Promise<Transport[]>): GroupArm['open'] => () =>
-    openRequestArm<Transport>(ctx, { shape, connect, closeClient: (c) => c.close(), request: (c) => c.echo(payload), onResult: check, facts: server.facts, crashed: () => server.crashed() });
+  /** An arm on `server`, or one that fails with why the server is not there. */
+  const on = (server: Server | HarnessError, open: (s: Server) => GroupArm['open']): GroupArm['open'] => (server instanceof HarnessError ? () => Promise.reject(server) : open(server));
+  const echo = { shape, request: (c: Transport) => c.echo(payload), onResult: check };
 
   const arms: GroupArm[] = [];
   const single = group.scenario === 'single-stream';
   const peerOrError = peers.get(family);
-  const peer = peerOrError instanceof HarnessError || peerOrError === undefined ? peerOrError : peerServer(peerOrError);
+  const peer = peerOrError instanceof HarnessError || peerOrError === undefined ? peerOrError : peerServer(ctx, peerOrError);
   const nativePair = key('native-pair');
   const nativePeer = key('native-peer');
   if (peer !== undefined) {
     if (single) arms.push({ key: nativePair, open: on(peer, (s) => nativeClientArm(ctx, s, group.payloadBytes)) });
-    arms.push({ key: nativePeer, ...(single ? { floor: nativePair } : {}), open: on(peer, (s) => echoArm(s, async (n) => openClients('framed', await s.live(), ctx.config, n))) });
+    arms.push({ key: nativePeer, ...(single ? { floor: nativePair } : {}), open: transportArm(ctx, peer, echo) });
   }
   const floor = peer === undefined ? {} : { floor: nativePeer };
   const leaseOf = (transport: string): SidecarLease | HarnessError | undefined => leases[targets.findIndex((t) => t.transport === transport && t.family === family)];
@@ -124,7 +127,7 @@ function groupArms(ctx: SuiteContext, group: EchoGroup, family: Family, targets:
     if (target.family !== family && ctx.config.connect === undefined) return;
     const lease = leases[i] as SidecarLease | HarnessError;
     const k = key(target.transport, target.httpSetup === undefined ? {} : { httpSetup: target.httpSetup });
-    arms.push({ key: lease instanceof HarnessError ? k : { ...k, family: lease.family }, ...floor, open: on(lease, (l) => echoArm(l, (n) => (l as SidecarLease).connect(n))) });
+    arms.push({ key: lease instanceof HarnessError ? k : { ...k, family: lease.family }, ...floor, open: transportArm(ctx, lease, echo) });
   });
   return arms;
 }

@@ -6,13 +6,12 @@
  * agree everywhere.
  */
 import { loadPrompts, type Prompt } from '../../datasets/prompts.js';
-import type { Transport } from '../../transports/types.js';
 import { HarnessError, toHarnessError } from '../errors.js';
 import type { PlacedBlock } from '../load/rounds.js';
 import { MIN_VALUES_FOR_95 } from '../stats/intervals.js';
 import { modelFlags } from '../model-flags.js';
 import type { CellKey, RunCheck } from '../results.js';
-import { SERVER_CONNECTIONS, openRequestArm, type Shape } from './arms.js';
+import { SERVER_CONNECTIONS, transportArm, type Shape } from './arms.js';
 import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
 import { percentile, timedGenerate, type TimedGeneration } from './gemma-measure.js';
 import { measureGroup, type GroupArm } from './group.js';
@@ -113,26 +112,18 @@ function transportArms(ctx: SuiteContext, group: GemmaGroup, prompts: readonly P
       return {
         key,
         ...(floor === undefined ? {} : { floor, model: floor }),
-        open:
-          lease instanceof HarnessError
-            ? () => Promise.reject(lease)
-            : () =>
-                openRequestArm<Transport>(ctx, {
-                  shape,
-                  connect: (n) => lease.connect(n),
-                  closeClient: (c) => c.close(),
-                  request: (c, item) => timedGenerate(c, prompt(item), group.steps, streaming),
-                  onResult(result, item) {
-                    const t = result as TimedGeneration;
-                    timed.push(t);
-                    responses[item % prompts.length] ??= t.reply.response;
-                    const { prefillNs, decodeNs } = t.reply.stats;
-                    return prefillNs === undefined || decodeNs === undefined ? undefined : prefillNs + decodeNs;
-                  },
-                  warmup: { requests: 1, ms: 0 },
-                  facts: lease.facts,
-                  crashed: () => lease.crashed(),
-                }),
+        open: transportArm(ctx, lease, {
+          shape,
+          request: (c, item) => timedGenerate(c, prompt(item), group.steps, streaming),
+          onResult(result, item) {
+            const t = result as TimedGeneration;
+            timed.push(t);
+            responses[item % prompts.length] ??= t.reply.response;
+            const { prefillNs, decodeNs } = t.reply.stats;
+            return prefillNs === undefined || decodeNs === undefined ? undefined : prefillNs + decodeNs;
+          },
+          warmup: { requests: 1, ms: 0 },
+        }),
         metrics: (blocks) => generationMetrics(timed, blocks),
       };
     }),
