@@ -94,7 +94,7 @@ const QUICK: Partial<BenchOptions> = {
   maxGroupMs: 8000,
   suites: ['echo', 'cifar', 'gemma'],
   scenarios: ['single-stream', 'concurrency', 'server', 'offline'],
-  payloadBytes: [64, 3072, 1_048_576],
+  payloadBytes: [64, 3072, 65_536],
   concurrency: [4, 16],
   ratesRps: [500],
   samplingSteps: [8],

@@ -79,7 +79,11 @@ function groupArms(ctx: SuiteContext, w: CifarWorkload, group: CifarGroup, model
       items.forEach((item, i) => (labels.reference[item] = got[i] ?? UNCLASSIFIED));
     };
     const command = (items: readonly number[]) => ({ op: 'classify', items: items.flatMap((b) => range(...requests.images(b))), batch: group.batch });
-    arms.push({ key: modelKey, open: model instanceof HarnessError ? () => Promise.reject(model) : inProcessArm(model, command, itemsFor, 30 * 60_000, onReply) });
+    arms.push({
+      key: modelKey,
+      open: model instanceof HarnessError ? () => Promise.reject(model) : inProcessArm(model, command, itemsFor, 30 * 60_000, onReply),
+      metrics: (blocks) => cifarMetrics(blocks, group, w, labels.reference),
+    });
   }
   const shape: Shape = group.scenario === 'server' ? { kind: 'open', workers: SERVER_CONNECTIONS, ratePerS: rate.targetRps ?? 1 } : { kind: 'items', workers: group.concurrency, itemsFor };
   targets.forEach((target, i) => {

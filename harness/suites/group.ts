@@ -61,7 +61,6 @@ interface Live {
   readonly arm: GroupArm;
   readonly opened: OpenedArm;
   readonly id: string;
-  error: HarnessError | undefined;
 }
 
 /** A small string hash (FNV-1a), so each group's round order depends on the run's seed and the group. */
@@ -84,7 +83,7 @@ async function openArms(ctx: SuiteContext, arms: readonly GroupArm[]): Promise<{
         failed.push(failedCell(arm.key, await crashAware(opened, warm.abortedBy), opened.facts === undefined ? undefined : { ...opened.facts }));
         continue;
       }
-      live.push({ arm, opened, id: cellId(arm.key), error: undefined });
+      live.push({ arm, opened, id: cellId(arm.key) });
     } catch (error) {
       failed.push(failedCell(arm.key, toHarnessError(error)));
     }
