@@ -22,7 +22,11 @@ export interface Chart {
 }
 
 const BASELINES = BASELINE_NAMES;
-const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
+// Enough distinct colours for every transport, set-up and floor at once (Tableau 20, reordered).
+const PALETTE = [
+  '#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac',
+  '#1f77b4', '#17becf', '#8c564b', '#bcbd22', '#7f7f7f', '#d62728', '#2ca02c', '#9467bd', '#e377c2', '#ff7f0e',
+];
 const CANONICAL = [
   ...TRANSPORT_NAMES.flatMap((t) => (t === 'http-json' ? [t, ...HTTP_SETUPS.map((s) => `${t} (${s})`)] : [t])),
   ...BASELINES.flatMap((b) => (b === 'lean-node' ? ['lean-node (framed)', 'lean-node (msgpack)'] : [b])),
@@ -227,7 +231,8 @@ export function overheadBreakdownChart(result: RunResult): Chart {
   const title = 'Model compute vs transport overhead, one request at a time';
   const caption =
     "Each bar is one request of the model, one at a time: the model's own compute time (measured in the sidecar and sent back with each reply) and what the transport added on top (the client's latency minus that compute time, per request; the black line is its 95% interval over the rounds). The in-process row is the model called directly in Python.";
-  const cells = ok(result, (c) => (c.suite === 'cifar' || c.suite === 'gemma') && c.scenario === 'single-stream' && c.overhead !== undefined && c.streaming !== true);
+  // Gemma: the unary cells, beside the in-process sampler (which streams to itself).
+  const cells = ok(result, (c) => (c.suite === 'cifar' || c.suite === 'gemma') && c.scenario === 'single-stream' && c.overhead !== undefined && (c.streaming !== true || c.transport === 'in-process'));
   if (cells.length === 0) return absent(id, title, caption);
   const values = medianTrial(cells).flatMap((c) => {
     const o = c.overhead!;
@@ -238,12 +243,18 @@ export function overheadBreakdownChart(result: RunResult): Chart {
     ];
   });
   const y = { field: 'transport', type: 'nominal', title: null, sort: labelOrder(values.map((v) => v.transport)) } as const;
-  const spec: TopLevelSpec = {
+  // One faceted chart per model, stacked: a row facet on top of the family columns mislabelled
+  // the columns in Vega-Lite 6 when the panels' scales were independent.
+  const models = [...new Set(values.map((v) => v.model))];
+  const spec = {
     data: { values },
-    facet: { row: { field: 'model', type: 'nominal', title: null }, column: familyFacet },
-    resolve: { scale: { x: 'independent', y: 'independent' } },
-    spec: {
-      width: 360,
+    vconcat: models.map((model) => ({
+      title: model,
+      transform: [{ filter: { field: 'model', equal: model } }],
+      facet: { column: familyFacet },
+      resolve: { scale: { x: 'independent', y: 'independent' } },
+      spec: {
+      width: 300,
       layer: [
         {
           mark: 'bar',
@@ -256,8 +267,9 @@ export function overheadBreakdownChart(result: RunResult): Chart {
         },
         { transform: [{ filter: 'isFinite(datum.low)' }], mark: { type: 'rule', color: '#222' }, encoding: { y, x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' } } },
       ],
-    },
-  };
+      },
+    })),
+  } as TopLevelSpec;
   return { id, title, caption, spec };
 }
 

@@ -24,7 +24,7 @@ nav a{margin-right:12px}table{border-collapse:collapse;font-size:12.5px}td,th{bo
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}tr.fail td{background:#fdecea}
 .ok{color:#1a7f37;font-weight:600}.bad{color:#b42318;font-weight:600}.muted{color:#666}
 figure{margin:18px 0;padding:10px;border:1px solid #e3e3e3;border-radius:4px;overflow-x:auto}figcaption p{margin:2px 0 8px;color:#444}
-figure svg{max-width:100%;height:auto}pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}small{color:#666}`;
+figure svg{max-width:100%;height:auto}table.floors{margin-bottom:18px}#floors h3{margin:16px 0 2px}pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}small{color:#666}`;
 
 const HOW_TO_READ = `<p>Every number here was measured in this one run, on the machine described under <a href="#environment">Environment</a>.
 Latencies are per request, in microseconds (µs), from the client's side: encoding, the trip through the socket, the sidecar's work and decoding.
@@ -37,7 +37,7 @@ is the median of the per-round ratios with its 95% interval; an interval that co
 client against that C server, <code>native-client</code> the C client against the Python sidecar, <code>lean-node</code> the leanest Node client we could
 write against the Python sidecar, <code>no-op</code> a request that never leaves the process. Each echo transport is read against
 <code>native-peer</code>; each model transport against <code>in-process</code>, the model called directly in Python. One request at a time a floor
-bounds its cells from below, so a cell whose whole interval lies under 1 is flagged: something disturbed the measurement.</p>
+bounds its cells from below, so a cell whose whole interval lies under 1 is flagged: look into it before you believe it.</p>
 <p><strong>Overhead</strong> is what the transport adds to the model's own compute time: per request, the client's latency minus the compute time the
 sidecar measured and sent back, so it cannot be negative; shown with its interval and as a share of the compute time.</p>
 <p><strong>Stable</strong> means the cell's headline figure (its ratio to its floor, or its own median when it has none) is pinned within the
