@@ -62,12 +62,14 @@ export function parseCpuList(list: string): number[] {
   });
 }
 
-/** `harness` for this process, `others` for every process it started. */
-async function setAffinity(harness: string, others: string): Promise<void> {
+/** `harness` for this process, `others` for every process it started; false when this process could not be pinned. */
+async function setAffinity(harness: string, others: string): Promise<boolean> {
   const [self, ...children] = processTree();
-  // One shell for all of them; a process that ended meanwhile is not an error.
-  const lines = [`taskset -a -p -c ${harness} ${self} >/dev/null 2>&1`, ...children.map((pid) => `taskset -a -p -c ${others} ${pid} >/dev/null 2>&1`)];
-  await execa('sh', ['-c', `${lines.join('; ')}; true`], { reject: false });
+  const own = await execa('taskset', ['-a', '-p', '-c', harness, String(self)], { reject: false });
+  if (own.exitCode !== 0) return false;
+  // One shell for the rest; a process that ended meanwhile is not an error.
+  if (children.length > 0) await execa('sh', ['-c', `${children.map((pid) => `taskset -a -p -c ${others} ${pid} >/dev/null 2>&1`).join('; ')}; true`], { reject: false });
+  return true;
 }
 
 /** Pinning for this machine, or the reason there is none. */
@@ -83,9 +85,10 @@ export async function createPinning(): Promise<Pinning | { unavailable: string }
     cpu,
     async pin(layout) {
       if (layout === 'split' && rest === '') return false;
-      await setAffinity(String(cpu), layout === 'shared' ? String(cpu) : rest);
-      return true;
+      return setAffinity(String(cpu), layout === 'shared' ? String(cpu) : rest);
     },
-    unpin: () => setAffinity(allowed, allowed),
+    unpin: async () => {
+      await setAffinity(allowed, allowed);
+    },
   };
 }

@@ -1,4 +1,8 @@
-/** Reading a child's stdout one line at a time, with a deadline per line (a request/reply pipe). */
+/**
+ * Reading a child's stdout one line at a time, with a deadline per line (a request/reply pipe).
+ * After a deadline passes the pipe is out of step (a late line would answer the next request),
+ * so the reader is done: later calls say the stream ended.
+ */
 import readline from 'node:readline';
 
 export interface LineReader {
@@ -12,6 +16,7 @@ export function lineReader(stream: NodeJS.ReadableStream): LineReader {
   let waiting: ((line: string | undefined) => void) | undefined;
   let ended = false;
   lines.on('line', (line) => {
+    if (ended) return;
     const w = waiting;
     waiting = undefined;
     if (w === undefined) queue.push(line);
@@ -31,6 +36,9 @@ export function lineReader(stream: NodeJS.ReadableStream): LineReader {
       return new Promise((resolve) => {
         const timer = setTimeout(() => {
           waiting = undefined;
+          ended = true;
+          queue.length = 0;
+          lines.close();
           resolve({ timedOut: true });
         }, timeoutMs);
         waiting = (line) => {

@@ -103,7 +103,8 @@ export interface OverheadEstimate extends IntervalEstimate {
   readonly pct: number;
   /**
    * `reply`: latency minus the compute time each reply carried, per request; `in-process`: the
-   * cell's p50 minus the in-process model's p50 in the same round (the wire carried no timing).
+   * cell's p50 minus the in-process model's compute time in the same round (its p50 when it reports
+   * none), for a wire that carries no timing.
    */
   readonly source: 'reply' | 'in-process';
 }
@@ -120,7 +121,13 @@ export interface CellResult extends CellKey {
   readonly errors: number;
   readonly errorsByCode: Partial<Record<HarnessErrorCode, number>>;
   readonly latency?: LatencySummary;
-  /** 95% intervals of the median and mean, microseconds, from the per-round values. */
+  /**
+   * The median of the per-round p50s (µs): the p50 a typical round saw, the estimate `ci95.p50Us`
+   * belongs to. `latency.p50Us` pools every request instead, so a cell that drifted can have it
+   * outside this interval.
+   */
+  readonly roundsP50Us?: number;
+  /** 95% intervals (µs) of the median of the per-round p50s and of the per-round means. */
   readonly ci95?: { readonly p50Us: [number, number]; readonly meanUs: [number, number] };
   readonly throughputRps?: number;
   readonly durationMs: number;

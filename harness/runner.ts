@@ -65,10 +65,11 @@ export async function runBenchmark(options: RunOptions): Promise<RunResult> {
       save();
     },
     withSidecars: (targets, body) => withSidecars(targets, config, body),
-    async pinned(body) {
-      if (layout === 'off' || pinning === undefined || 'unavailable' in pinning || !(await pinning.pin(layout))) return body(undefined);
+    async pinned(body, requested) {
+      const chosen = requested ?? layout;
+      if (layout === 'off' || chosen === 'off' || pinning === undefined || 'unavailable' in pinning || !(await pinning.pin(chosen))) return body(undefined);
       try {
-        return await body(layout === 'shared' ? `shared core ${pinning.cpu}` : `harness core ${pinning.cpu}, servers the other cores`);
+        return await body(chosen === 'shared' ? `shared core ${pinning.cpu}` : `harness core ${pinning.cpu}, servers the other cores`);
       } finally {
         await pinning.unpin();
       }

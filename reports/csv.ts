@@ -4,7 +4,7 @@ import type { CellResult } from '../harness/results.js';
 
 export const CSV_COLUMNS = [
   'suite', 'scenario', 'transport', 'family', 'http_setup', 'wire', 'payload_bytes', 'concurrency', 'batch', 'sampling_steps', 'streaming', 'target_rps', 'load_fraction',
-  'requests', 'errors', 'p50_us', 'p90_us', 'p99_us', 'p999_us', 'max_us', 'mean_us', 'stddev_us', 'p50_ci_low_us', 'p50_ci_high_us',
+  'requests', 'errors', 'p50_us', 'p90_us', 'p99_us', 'p999_us', 'max_us', 'mean_us', 'stddev_us', 'rounds_p50_us', 'p50_ci_low_us', 'p50_ci_high_us',
   'floor', 'floor_ratio', 'floor_ratio_ci_low', 'floor_ratio_ci_high',
   'throughput_rps', 'achieved_rps', 'dropped', 'images_per_s', 'accuracy', 'compute_us',
   'overhead_us', 'overhead_ci_low_us', 'overhead_ci_high_us', 'overhead_pct',
@@ -42,6 +42,7 @@ export function cellRow(cell: CellResult): Row {
     max_us: round(l?.maxUs),
     mean_us: round(l?.meanUs),
     stddev_us: round(l?.stddevUs),
+    rounds_p50_us: round(cell.roundsP50Us),
     p50_ci_low_us: round(cell.ci95?.p50Us[0]),
     p50_ci_high_us: round(cell.ci95?.p50Us[1]),
     floor: cell.floor?.floor,

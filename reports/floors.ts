@@ -17,9 +17,9 @@ import type { CellResult, RunResult } from '../harness/results.js';
 import { seriesName } from '../harness/results.js';
 import { medianInterval, perRoundRatios, type Interval } from '../harness/stats/intervals.js';
 
-/** `a / b` round by round; undefined unless both were measured in the same group. */
+/** `a / b` round by round; undefined unless both were measured in the same group (and trial). */
 export function sameRoundRatio(a: CellResult, b: CellResult): Interval | undefined {
-  if (a.group === undefined || a.group !== b.group || a.rounds === undefined || b.rounds === undefined) return undefined;
+  if (a.group === undefined || a.group !== b.group || a.trial !== b.trial || a.rounds === undefined || b.rounds === undefined) return undefined;
   const byRound = (c: CellResult): Map<number, number> => new Map((c.rounds ?? []).filter((r) => Number.isFinite(r.figureUs)).map((r) => [r.round, r.figureUs]));
   return medianInterval(perRoundRatios(byRound(a), byRound(b)));
 }
@@ -33,6 +33,8 @@ export interface FloorRow {
 }
 
 export interface FloorTable {
+  /** The trial, with `--trials N`. */
+  readonly trial?: number;
   readonly family: string;
   readonly payloadBytes: number;
   /** native-pair's p50 (µs): what a round trip costs with C at both ends. */
@@ -42,10 +44,14 @@ export interface FloorTable {
 
 const single = (result: RunResult): CellResult[] => result.cells.filter((c) => c.status === 'ok' && c.suite === 'echo' && c.scenario === 'single-stream' && c.rounds !== undefined);
 
-/** One table per single-stream echo group that has floors, in the order measured. */
+/** One table per single-stream echo group that has floors (per trial, with `--trials`), in the order measured. */
 export function floorTables(result: RunResult): FloorTable[] {
   const groups = new Map<string, CellResult[]>();
-  for (const c of single(result)) if (c.group !== undefined) groups.set(c.group, [...(groups.get(c.group) ?? []), c]);
+  for (const c of single(result)) {
+    if (c.group === undefined) continue;
+    const key = `${c.trial ?? 1}/${c.group}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
   const tables: FloorTable[] = [];
   for (const cells of groups.values()) {
     const find = (name: string): CellResult | undefined => cells.find((c) => seriesName(c) === name);
@@ -70,7 +76,7 @@ export function floorTables(result: RunResult): FloorTable[] {
     if (rows.length === 0 || first === undefined) continue;
     const pair = find('native-pair');
     const family = cells.find((c) => c.family !== 'in-process')?.family ?? first.family;
-    tables.push({ family, payloadBytes: first.payloadBytes ?? 0, pairP50Us: pair?.latency?.p50Us, rows });
+    tables.push({ ...(first.trial === undefined ? {} : { trial: first.trial }), family, payloadBytes: first.payloadBytes ?? 0, pairP50Us: pair?.latency?.p50Us, rows });
   }
   return tables;
 }

@@ -39,7 +39,8 @@ write against the Python sidecar, <code>no-op</code> a request that never leaves
 <code>native-peer</code>; each model transport against <code>in-process</code>, the model called directly in Python. One request at a time a floor
 bounds its cells from below, so a cell whose whole interval lies under 1 is flagged: look into it before you believe it.</p>
 <p><strong>Overhead</strong> is what the transport adds to the model's own compute time: per request, the client's latency minus the compute time the
-sidecar measured and sent back, so it cannot be negative; shown with its interval and as a share of the compute time.</p>
+sidecar measured and sent back, so it cannot be negative; shown with its interval and as a share of the compute time. (A wire that carries no
+timing is read against the in-process model's compute time in the same round instead.)</p>
 <p><strong>Stable</strong> means the cell's headline figure (its ratio to its floor, or its own median when it has none) is pinned within the
 stability tolerance by its 95% interval. An unstable cell says why: still drifting, too few samples, or errors; <a href="#warnings">Warnings</a>
 says what to do. Colours always mean the transport; dashes or panels mean the socket family. The repository's docs/reading-the-report.md explains each part in more detail.</p>`;
@@ -51,7 +52,7 @@ function floorsSection(result: RunResult): string {
     .map((t) => {
       const rows = t.rows.map((r) => `<tr><td>${esc(r.question)}</td><td><code>${esc(r.ratio)}</code></td><td class="num">${esc(formatRatio(r.interval.estimate, r.interval.low, r.interval.high))}</td></tr>`);
       const pair = t.pairP50Us === undefined ? '' : ` A C client and a C server take ${esc(formatUs(t.pairP50Us))} µs (p50) per round trip.`;
-      return `<h3>${esc(t.family)}, ${esc(t.payloadBytes)} B, one request at a time</h3><p class="muted">Each line is a ratio taken round by round, with its 95% interval.${pair}</p>
+      return `<h3>${esc(t.family)}, ${esc(t.payloadBytes)} B, one request at a time${t.trial === undefined ? '' : `, trial ${esc(t.trial)}`}</h3><p class="muted">Each line is a ratio taken round by round, with its 95% interval.${pair}</p>
 <table class="floors"><thead><tr><th>what it costs</th><th>ratio</th><th>× [95% CI]</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
     })
     .join('\n');

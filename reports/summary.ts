@@ -9,7 +9,7 @@ export interface SummaryRow {
   readonly requests: string;
   /** Failed requests, with their codes: `3 (TIMEOUT 2, MISMATCH 1)`. */
   readonly errors: string;
-  /** `p50 [ci low, ci high]` in microseconds. */
+  /** `p50 [ci low, ci high]` in microseconds: the median of the per-round p50s, with its interval. */
   readonly p50: string;
   readonly p99: string;
   /** `1.17 [1.15, 1.20] native-peer`: the cell over its floor, round by round. */
@@ -54,7 +54,7 @@ export function formatRatio(estimate: number, low: number, high: number): string
 export function summaryRow(cell: CellResult): SummaryRow {
   const l = cell.latency;
   const ci = cell.ci95?.p50Us;
-  const p50 = l === undefined ? '' : ci === undefined ? formatUs(l.p50Us) : `${formatUs(l.p50Us)} [${formatUs(ci[0])}, ${formatUs(ci[1])}]`;
+  const p50 = l === undefined ? '' : ci === undefined ? formatUs(l.p50Us) : `${formatUs(cell.roundsP50Us ?? l.p50Us)} [${formatUs(ci[0])}, ${formatUs(ci[1])}]`;
   const f = cell.floor;
   const o = cell.overhead;
   return {

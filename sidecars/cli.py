@@ -40,16 +40,22 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crash-after", type=int, default=0, help=argparse.SUPPRESS)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python3 -m sidecars", description=__doc__)
-    p.add_argument("--model", default="echo", choices=sorted(CORES))
-    p.add_argument("--transport", default="framed", choices=sorted(FRONTENDS))
-    p.add_argument("--listen", required=True, help="unix:/path/to.sock or tcp:127.0.0.1:0")
+def add_server_arguments(p: argparse.ArgumentParser) -> None:
+    """How the front-end serves: the in-process baseline accepts (and ignores) these too, so one list
+    of `--sidecar-arg` flags starts both."""
     p.add_argument("--max-frame-bytes", type=int, default=64 * 1024 * 1024)
     p.add_argument("--http-worker", choices=["sync", "gthread"], default="gthread",
                    help="gunicorn worker class for http-json (sync closes the connection per response)")
     p.add_argument("--grpc-server", choices=["aio", "thread"], default="thread",
                    help="grpc server API; thread measured 1-7%% faster at p50 than aio here (docs/results.md)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python3 -m sidecars", description=__doc__)
+    p.add_argument("--model", default="echo", choices=sorted(CORES))
+    p.add_argument("--transport", default="framed", choices=sorted(FRONTENDS))
+    p.add_argument("--listen", required=True, help="unix:/path/to.sock or tcp:127.0.0.1:0")
+    add_server_arguments(p)
     add_model_arguments(p)
     return p
 

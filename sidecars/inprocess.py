@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .cli import add_model_arguments, model_options
+from .cli import add_model_arguments, add_server_arguments, model_options
 from .cores import create_core
 from .cores.base import IMAGE_BYTES, Core, GenerateRequest
 from .errors import SidecarError, to_sidecar_error
@@ -130,6 +130,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--images", help="file of K*3072 planar RGB bytes (cifar)")
     parser.add_argument("--prompts", help="JSON file: a list of prompt strings (gemma)")
     add_model_arguments(parser)  # the sidecar's own model flags: the core is built the same way
+    add_server_arguments(parser)  # accepted and ignored: the same `--sidecar-arg` list starts both
     args = parser.parse_args(argv)
     if args.model == "cifar" and not args.images:
         parser.error("Expected --images FILE for --model cifar")

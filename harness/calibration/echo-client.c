@@ -152,9 +152,11 @@ int main(int argc, char **argv) {
     uint64_t until = now_ns() + (uint64_t)duration_us * 1000u;
     while (now_ns() < until || count < min_requests) {
       if (count == latency_capacity) {
-        latency_capacity = latency_capacity ? latency_capacity * 2 : 4096;
-        latencies = realloc(latencies, latency_capacity * sizeof *latencies);
-        if (latencies == NULL) fail("INTERNAL", "out of memory");
+        size_t grown_capacity = latency_capacity ? latency_capacity * 2 : 4096;
+        uint64_t *grown = realloc(latencies, grown_capacity * sizeof *grown);
+        if (grown == NULL) fail("INTERNAL", "out of memory"); /* `latencies` still holds what was measured */
+        latencies = grown;
+        latency_capacity = grown_capacity;
       }
       uint64_t ns = round_trip((uint32_t)size); /* a failure exits inside, before this one is counted */
       latencies[count++] = ns;

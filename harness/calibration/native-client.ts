@@ -21,7 +21,9 @@ export interface NativeClient {
 export async function startNativeClient(address: Address, timeoutMs: number): Promise<NativeClient> {
   if (address.family === 'tcp' && address.host.includes(':')) throw new HarnessError('USAGE', `The native client speaks IPv4 only, got ${formatAddress(address)}`);
   const program = await buildNative('echo-client');
-  const child = execa(program, [formatAddress(address), String(timeoutMs)], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false, cleanup: true });
+  // Its own process group, like the sidecars: a Ctrl-C in the terminal reaches the harness, which ends
+  // the run in order; the client ends itself when its stdin closes, whatever happens to the harness.
+  const child = execa(program, [formatAddress(address), String(timeoutMs)], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false, cleanup: true, detached: true });
   child.catch(() => undefined); // its end is seen through the lines below
   const lines = lineReader(child.stdout!);
   const nextLine = async (limitMs: number): Promise<string | undefined> => {
@@ -47,7 +49,9 @@ export async function startNativeClient(address: Address, timeoutMs: number): Pr
       }
       const error = parseError(line);
       if (error !== undefined || line === undefined || !line.startsWith('ok ')) {
-        countError(block, error ?? new HarnessError('SIDECAR_CLOSED', 'The native client exited'));
+        const reason = error ?? new HarnessError('SIDECAR_CLOSED', 'The native client exited');
+        countError(block, reason);
+        block.abortedBy ??= reason; // whatever the code, the client process ends with it
         child.kill('SIGKILL');
         if (block.durationNs === 0) block.durationNs = Number(process.hrtime.bigint() - started);
         return block;

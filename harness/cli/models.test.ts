@@ -21,8 +21,10 @@ async function run(args: string[]): Promise<{ exitCode: number | undefined; stde
 
 describe('the model suites', () => {
   it('cifar: every image over every wire agrees with the model in-process; overhead per request is never negative', async () => {
-    const { exitCode, stderr, result, csv } = await run(['--suite', 'cifar', '--transports', 'framed,msgpack', '--families', 'unix', '--limit', '300', '--scenarios', 'single-stream,offline', '--batch-sizes', '64']);
+    const { exitCode, stderr, result, csv } = await run(['--suite', 'cifar', '--transports', 'framed,msgpack', '--families', 'unix', '--limit', '300', '--scenarios', 'single-stream,concurrency,offline', '--concurrency', '2,4', '--batch-sizes', '64']);
     expect(exitCode, stderr).toBe(0);
+    expect(new Set(result.cells.map((c) => c.id)).size).toBe(result.cells.length); // each group's in-process floor has its own id
+    expect(result.cells.filter((c) => c.transport === 'in-process').map((c) => `${c.scenario}/${c.concurrency}`).sort()).toEqual(['concurrency/2', 'concurrency/4', 'offline/1', 'single-stream/1']);
     expect(result.checks.find((c) => c.name === 'cifar: agreement')).toMatchObject({ ok: true });
     expect(result.checks.find((c) => c.name === 'cifar: accuracy')).toMatchObject({ ok: true });
     const single = result.cells.filter((c) => c.scenario === 'single-stream');

@@ -99,7 +99,7 @@ export async function closedBlock(workers: readonly ItemRequest[], plan: ClosedB
   const run = async (request: ItemRequest): Promise<void> => {
     while (block.abortedBy === undefined && more()) {
       if (plan.signal?.aborted === true) {
-        countError(block, new HarnessError('ABORTED', 'The run was interrupted'));
+        block.abortedBy ??= interruption();
         return;
       }
       await timedRequest(block, request, next++, plan.onResult);
@@ -123,7 +123,7 @@ export async function itemsBlock(workers: readonly ItemRequest[], items: readonl
   const run = async (request: ItemRequest): Promise<void> => {
     while (block.abortedBy === undefined && at < items.length) {
       if (plan.signal?.aborted === true) {
-        countError(block, new HarnessError('ABORTED', 'The run was interrupted'));
+        block.abortedBy ??= interruption();
         return;
       }
       await timedRequest(block, request, items[at++] as number, plan.onResult);
@@ -143,6 +143,11 @@ async function timedRequest(block: BlockResult, request: ItemRequest, item: numb
   } catch (error) {
     countError(block, error);
   }
+}
+
+/** Why a block stopped on Ctrl-C; it is not a request, so it is not counted as one. */
+export function interruption(): HarnessError {
+  return new HarnessError('ABORTED', 'The run was interrupted');
 }
 
 function clearCounts(block: BlockResult): void {

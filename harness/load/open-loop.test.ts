@@ -32,6 +32,24 @@ describe('open-loop block', () => {
     expect((out.requests * 1e9) / out.durationNs).toBeLessThan(60);
   });
 
+  it('sends and measures the backlog left when the schedule ends: an overloaded cell shows its whole queue', async () => {
+    const out = await openBlock([() => sleep(10)], { ratePerS: 400, durationMs: 200, maxQueue: 1000, seed: 2 });
+    expect(out.dropped).toBe(0);
+    expect(out.requests).toBe(out.scheduled);
+    expect(out.durationNs).toBeGreaterThan(out.scheduled * 9e6); // every queued request went out, one at a time
+    expect(Math.max(...out.latenciesNs)).toBeGreaterThan(out.durationNs - 300e6);
+  });
+
+  it('stops waiting for the next arrival when the run is interrupted, and counts no request for it', async () => {
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 50);
+    const started = performance.now();
+    const out = await openBlock([() => Promise.resolve()], { ratePerS: 0.2, durationMs: 20_000, maxQueue: 10, seed: 1, signal: abort.signal });
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(out.abortedBy?.code).toBe('ABORTED');
+    expect(out.errors).toBe(0);
+  });
+
   it('counts failures by code and stops on a fatal one', async () => {
     const out = await openBlock([() => Promise.reject(new HarnessError('SIDECAR_CLOSED', 'gone'))], { ratePerS: 100, durationMs: 300, maxQueue: 10, seed: 1 });
     expect(out.errorsByCode.SIDECAR_CLOSED).toBe(1);

@@ -2,13 +2,13 @@
  * Open-loop load (MLPerf's server scenario, wrk2's constant rate) for one block: requests are
  * scheduled with Poisson arrivals at `ratePerS`, independent of replies, and each latency is
  * counted from the request's *scheduled* send time. A sidecar that stalls cannot hide its queue:
- * requests waiting for a free connection accrue that wait. Requests that would push the backlog
- * past `maxQueue` are dropped (counted, not sent). The same `seed` gives the same arrival times,
- * so every cell of a round can be offered the very same schedule.
+ * requests waiting for a free connection accrue that wait, and when the block's schedule ends the
+ * backlog is still sent and waited for, so an overloaded cell shows its whole queue. Requests that
+ * would push the backlog past `maxQueue` are dropped (counted, not sent). The same `seed` gives the
+ * same arrival times, so every cell of a round can be offered the very same schedule.
  */
-import { HarnessError } from '../errors.js';
 import { mulberry32 } from '../stats/random.js';
-import { newBlock, recordSuccess, type BlockResult, type OnResult } from './blocks.js';
+import { interruption, newBlock, recordSuccess, type BlockResult, type OnResult } from './blocks.js';
 import { countError, nowNs } from './outcome.js';
 
 export interface OpenBlockPlan {
@@ -60,15 +60,15 @@ export async function openBlock(clients: readonly ((item: number) => Promise<unk
   const release = (client: (item: number) => Promise<unknown>): void => {
     inFlight -= 1;
     if (block.abortedBy === undefined) idle.push(client);
-    dispatch();
-    if (inFlight === 0 && (producing === false || block.abortedBy !== undefined)) settle();
+    if (block.abortedBy === undefined) dispatch();
+    if (inFlight === 0 && ((producing === false && queue.length === 0) || block.abortedBy !== undefined)) settle();
   };
 
   let producing = true;
   let next = start;
   while (producing) {
     if (plan.signal?.aborted === true) {
-      countError(block, new HarnessError('ABORTED', 'The run was interrupted'));
+      block.abortedBy ??= interruption();
       break;
     }
     if (block.abortedBy !== undefined) break;
@@ -82,12 +82,27 @@ export async function openBlock(clients: readonly ((item: number) => Promise<unk
     dispatch();
     if (next >= endNs) break;
     const waitMs = Number(next - nowNs()) / 1e6;
-    await new Promise<void>((resolve) => (waitMs > 1.5 ? setTimeout(resolve, waitMs - 1) : setImmediate(resolve)));
+    await (waitMs > 1.5 ? sleep(waitMs - 1, plan.signal) : new Promise<void>((resolve) => setImmediate(resolve)));
   }
   producing = false;
-  block.dropped += queue.length; // never sent: the block ended (or aborted) before a client was free
-  queue.length = 0;
-  if (inFlight > 0) await drained;
+  if (block.abortedBy !== undefined) {
+    block.dropped += queue.length; // never sent: the connection (or the run) is gone
+    queue.length = 0;
+  }
+  if (inFlight > 0 || queue.length > 0) await drained;
   block.durationNs = Number(nowNs() - start);
   return block;
+}
+
+/** Wait `ms`, or less when `signal` fires first. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

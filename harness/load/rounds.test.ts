@@ -80,6 +80,14 @@ describe('interleaved rounds', () => {
     expect(out.interrupted).toBe(false);
   });
 
+  it('turns an arm that throws into an INTERNAL failure of that arm, and goes on with the others', async () => {
+    const broken: Arm = { block: () => Promise.reject(new Error('bug')) };
+    const out = await runRounds([broken, arm('ok', [])], { minRounds: 3, maxRounds: 3, seed: 1 });
+    expect(out.blocks[0]).toHaveLength(1);
+    expect(out.blocks[0]![0]!.abortedBy?.code).toBe('INTERNAL');
+    expect(out.blocks[1]).toHaveLength(3);
+  });
+
   it('stops at once when the run is interrupted', async () => {
     const abort = new AbortController();
     const log: string[] = [];

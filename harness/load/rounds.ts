@@ -4,8 +4,10 @@
  * the run's seed. On a machine whose speed drifts between minutes, two arms measured this way see
  * the same moments, so the ratio of their figures within a round cancels the drift.
  */
+import { toHarnessError } from '../errors.js';
 import { mulberry32 } from '../stats/random.js';
-import type { BlockResult } from './blocks.js';
+import { newBlock, type BlockResult } from './blocks.js';
+import { countError } from './outcome.js';
 
 export interface Arm {
   /** Run this arm's block for `round`. Never throws: failures are counted in the block. */
@@ -46,6 +48,18 @@ export function shuffle<T>(items: T[], random: () => number): T[] {
   return items;
 }
 
+/** An arm's block; a throw (a bug: arms count their failures) ends that arm as an INTERNAL failure, not the group. */
+async function runBlock(arm: Arm, round: number): Promise<BlockResult> {
+  try {
+    return await arm.block(round);
+  } catch (error) {
+    const block = newBlock();
+    countError(block, error);
+    block.abortedBy ??= toHarnessError(error);
+    return block;
+  }
+}
+
 export async function runRounds(arms: readonly Arm[], plan: RoundsPlan): Promise<RoundsOutcome> {
   const random = mulberry32(plan.seed);
   const blocks: PlacedBlock[][] = arms.map(() => []);
@@ -56,16 +70,19 @@ export async function runRounds(arms: readonly Arm[], plan: RoundsPlan): Promise
   while (rounds < plan.maxRounds) {
     const order = shuffle(arms.map((_, i) => i).filter((i) => !dead.has(i)), random);
     if (order.length === 0) break;
+    const stopped = (): boolean => plan.signal?.aborted === true;
     for (const [position, index] of order.entries()) {
-      if (plan.signal?.aborted === true) {
+      if (stopped()) {
         interrupted = true;
         break;
       }
-      const block = await (arms[index] as Arm).block(rounds);
+      const block = await runBlock(arms[index] as Arm, rounds);
       (blocks[index] as PlacedBlock[]).push({ ...block, round: rounds, position });
-      if (block.abortedBy !== undefined) {
-        dead.add(index);
-        if (block.abortedBy.code === 'ABORTED') interrupted = true;
+      if (block.abortedBy !== undefined) dead.add(index);
+      // Ctrl-C during this block: the round is not finished, and it is the last.
+      if (block.abortedBy?.code === 'ABORTED' || stopped()) {
+        interrupted = true;
+        break;
       }
     }
     if (interrupted) break;

@@ -7,7 +7,7 @@
  */
 import type { Address } from '../../transports/address.js';
 import { HarnessError } from '../errors.js';
-import { closedBlock, itemsBlock, type BlockResult, type OnResult } from '../load/blocks.js';
+import { closedBlock, itemsBlock, newBlock, type BlockResult, type OnResult } from '../load/blocks.js';
 import { openBlock } from '../load/open-loop.js';
 import { connectLean } from '../calibration/lean-client.js';
 import { startNativeClient } from '../calibration/native-client.js';
@@ -45,7 +45,7 @@ export interface RequestArmSpec<C> {
   readonly warmup?: { readonly requests: number; readonly ms: number };
   readonly facts?: Readonly<Record<string, unknown>>;
   crashed?(): Promise<boolean>;
-  /** Called when a block overruns its deadline (clients with no timeout of their own). */
+  /** Fails what is in flight with `error` (clients with no timeout of their own; see `watched`). */
   abort?(clients: readonly C[], error: HarnessError): void;
 }
 
@@ -60,14 +60,30 @@ export async function openRequestArm<C>(ctx: SuiteContext, spec: RequestArmSpec<
   const depth = spec.shape.kind === 'open' ? 1 : (spec.shape.depth ?? 1);
   const workers = clients.flatMap((client) => Array.from({ length: depth }, () => (item: number) => spec.request(client, item)));
   const { config, signal } = ctx;
-  const onResult = spec.onResult === undefined ? {} : { onResult: spec.onResult };
-  const guarded = async (budgetMs: number, run: () => Promise<BlockResult>): Promise<BlockResult> => {
-    if (spec.abort === undefined) return run();
-    const timer = setTimeout(() => spec.abort?.(clients, new HarnessError('TIMEOUT', `Expected the block to finish within ${Math.round(budgetMs)} ms`)), budgetMs);
+  /**
+   * Run a block under a watchdog (one interval per block, nothing per request): on Ctrl-C the
+   * clients are dropped so a request in flight cannot hold the run; a client with no timeout of its
+   * own (`abort`) is also dropped once no reply has come for `timeoutMs`. `record` says whether
+   * replies reach `spec.onResult` (warm-up replies do not).
+   */
+  const watched = async (record: boolean, run: (onResult: OnResult) => Promise<BlockResult>): Promise<BlockResult> => {
+    let last = performance.now();
+    const stop = (error: HarnessError): void => {
+      if (spec.abort !== undefined) spec.abort(clients, error);
+      else for (const c of clients) void spec.closeClient(c).catch(() => undefined);
+    };
+    const timer = setInterval(() => {
+      if (signal.aborted) stop(new HarnessError('ABORTED', 'The run was interrupted'));
+      else if (spec.abort !== undefined && performance.now() - last > config.timeoutMs) stop(new HarnessError('TIMEOUT', `Expected a reply within ${config.timeoutMs} ms, got none`));
+    }, Math.max(20, Math.min(250, config.timeoutMs / 4)));
+    timer.unref();
     try {
-      return await run();
+      return await run((result, item, latency) => {
+        last = performance.now();
+        return record ? spec.onResult?.(result, item, latency) : undefined;
+      });
     } finally {
-      clearTimeout(timer);
+      clearInterval(timer);
     }
   };
   const shape = spec.shape;
@@ -76,27 +92,25 @@ export async function openRequestArm<C>(ctx: SuiteContext, spec: RequestArmSpec<
     ...(spec.crashed === undefined ? {} : { crashed: () => spec.crashed!() }),
     warmUp: () => {
       const warm = spec.warmup ?? { requests: config.warmupRequests, ms: config.warmupMs };
-      return guarded(warm.ms + config.timeoutMs * (warm.requests + 1), () =>
-        closedBlock(workers, { durationMs: warm.ms, minRequests: warm.requests, warmupPerWorker: 0, signal, ...onResult }),
-      );
+      return watched(false, (onResult) => closedBlock(workers, { durationMs: warm.ms, minRequests: warm.requests, warmupPerWorker: 0, signal, onResult }));
     },
     block: (round) => {
-      if (shape.kind === 'items') return guarded(config.timeoutMs * 2, () => itemsBlock(workers, shape.itemsFor(round), { signal, ...onResult }));
+      if (shape.kind === 'items') return watched(true, (onResult) => itemsBlock(workers, shape.itemsFor(round), { signal, onResult }));
       if (shape.kind === 'open') {
         const durationMs = openBlockMs(ctx, shape.ratePerS, shape.arrivals);
-        const plan = { ratePerS: shape.ratePerS, durationMs, maxQueue: Math.max(100, shape.ratePerS), seed: (config.seed * 7919 + round) >>> 0, signal, ...onResult };
-        return guarded(durationMs + config.timeoutMs, () => openBlock(workers, plan));
+        return watched(true, (onResult) => openBlock(workers, { ratePerS: shape.ratePerS, durationMs, maxQueue: Math.max(100, shape.ratePerS), seed: (config.seed * 7919 + round) >>> 0, signal, onResult }));
       }
-      const plan = {
-        durationMs: config.blockMs,
-        minRequests: MIN_BLOCK_REQUESTS * workers.length,
-        targetRequests: TARGET_BLOCK_REQUESTS * workers.length,
-        maxDurationMs: config.blockMs * BLOCK_CAP,
-        warmupPerWorker: BLOCK_WARMUP,
-        signal,
-        ...onResult,
-      };
-      return guarded(config.blockMs * BLOCK_CAP + config.timeoutMs * (MIN_BLOCK_REQUESTS + BLOCK_WARMUP + 1), () => closedBlock(workers, plan));
+      return watched(true, (onResult) =>
+        closedBlock(workers, {
+          durationMs: config.blockMs,
+          minRequests: MIN_BLOCK_REQUESTS * workers.length,
+          targetRequests: TARGET_BLOCK_REQUESTS * workers.length,
+          maxDurationMs: config.blockMs * BLOCK_CAP,
+          warmupPerWorker: BLOCK_WARMUP,
+          signal,
+          onResult,
+        }),
+      );
     },
     close: async () => {
       await Promise.all(clients.map((c) => spec.closeClient(c).catch(() => undefined)));
@@ -171,7 +185,7 @@ export function noOpArm(ctx: SuiteContext, payload: Uint8Array): () => Promise<O
     });
 }
 
+/** A block that never ran: the run was interrupted (no request was sent, so none is counted). */
 function interrupted(): BlockResult {
-  const block: BlockResult = { latenciesNs: [], computeNs: [], overheadNs: [], requests: 1, errors: 1, errorsByCode: { ABORTED: 1 }, durationNs: 0, abortedBy: new HarnessError('ABORTED', 'The run was interrupted') };
-  return block;
+  return { ...newBlock(), abortedBy: new HarnessError('ABORTED', 'The run was interrupted') };
 }

@@ -19,10 +19,7 @@ export interface CellExtras {
   readonly error?: HarnessError;
 }
 
-const round = (values: readonly number[]): [number, number] | undefined => {
-  const i = medianInterval(values);
-  return i === undefined ? undefined : [i.low, i.high];
-};
+
 
 export function cellFromBlocks(key: CellKey, blocks: readonly PlacedBlock[], extras: CellExtras): CellResult {
   const recorder = createRecorder();
@@ -42,8 +39,8 @@ export function cellFromBlocks(key: CellKey, blocks: readonly PlacedBlock[], ext
   const open = blocks.some((b) => b.scheduled !== undefined);
   const offered = open ? { scheduled: blocks.reduce((n, b) => n + (b.scheduled ?? 0), 0), dropped: blocks.reduce((n, b) => n + (b.dropped ?? 0), 0) } : {};
   const latency = recorder.summary();
-  const p50s = round(stats.map((s) => s.p50Us));
-  const means = round(blocks.filter((b) => b.latenciesNs.length > 0).map((b) => b.latenciesNs.reduce((a, x) => a + x, 0) / b.latenciesNs.length / 1000));
+  const p50s = medianInterval(stats.map((s) => s.p50Us));
+  const means = medianInterval(blocks.filter((b) => b.latenciesNs.length > 0).map((b) => b.latenciesNs.reduce((a, x) => a + x, 0) / b.latenciesNs.length / 1000));
   const headline = extras.floor ?? figureInterval(stats);
   const stability = judgeStability(stats, errors, headline, extras.stabilityPct);
   const ok = requests - errors;
@@ -56,7 +53,8 @@ export function cellFromBlocks(key: CellKey, blocks: readonly PlacedBlock[], ext
     errors,
     errorsByCode,
     ...(latency === undefined ? {} : { latency }),
-    ...(p50s === undefined || means === undefined ? {} : { ci95: { p50Us: p50s, meanUs: means } }),
+    ...(p50s === undefined ? {} : { roundsP50Us: p50s.estimate }),
+    ...(p50s === undefined || means === undefined ? {} : { ci95: { p50Us: [p50s.low, p50s.high], meanUs: [means.low, means.high] } }),
     ...(durationNs > 0 ? { throughputRps: (ok * 1e9) / durationNs } : {}),
     durationMs: durationNs / 1e6,
     ...(extras.group === undefined ? {} : { group: extras.group }),

@@ -70,7 +70,8 @@ function groupArms(ctx: SuiteContext, w: CifarWorkload, group: CifarGroup, model
   const single = group.scenario === 'single-stream';
   const base = { suite: 'cifar' as const, scenario: group.scenario, concurrency: group.concurrency, batch: group.batch };
   const rate = group.loadFraction === undefined ? {} : { targetRps: Math.max(1, Math.round(capacityRps * group.loadFraction)), loadFraction: group.loadFraction };
-  const modelKey: CellKey = { ...base, ...INPROCESS, concurrency: 1 };
+  // The model is called one request at a time; its row carries its group's concurrency so each group's floor has its own id.
+  const modelKey: CellKey = { ...base, ...INPROCESS };
   const arms: GroupArm[] = [];
   if (group.scenario !== 'server') {
     const onReply = (items: readonly number[], reply: Record<string, unknown>): void => {
@@ -81,7 +82,7 @@ function groupArms(ctx: SuiteContext, w: CifarWorkload, group: CifarGroup, model
     const command = (items: readonly number[]) => ({ op: 'classify', items: items.flatMap((b) => range(...requests.images(b))), batch: group.batch });
     arms.push({
       key: modelKey,
-      open: model instanceof HarnessError ? () => Promise.reject(model) : inProcessArm(model, command, itemsFor, 30 * 60_000, onReply),
+      open: model instanceof HarnessError ? () => Promise.reject(model) : inProcessArm(model, command, itemsFor, 30 * 60_000, onReply, ctx.signal),
       metrics: (blocks) => cifarMetrics(blocks, group, w, labels.reference),
     });
   }

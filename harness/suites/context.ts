@@ -1,5 +1,6 @@
 /** What a suite gets from the runner: the config, where to put results, and sidecars on demand. */
 import type { Address, Family } from '../../transports/address.js';
+import type { Layout } from '../affinity.js';
 import type { HarnessError } from '../errors.js';
 import type { HttpSetup, Transport, TransportName } from '../../transports/types.js';
 import type { ResolvedConfig } from '../config.js';
@@ -52,11 +53,11 @@ export interface SuiteContext {
    */
   withSidecars<T>(targets: readonly SidecarTarget[], body: (leases: readonly (SidecarLease | HarnessError)[]) => Promise<T>): Promise<T>;
   /**
-   * Run `body` with the harness and every process it started pinned to cores as `cpuPinning`
-   * says (harness/affinity.ts), where the machine allows it; `body` gets a description of the
-   * layout, or undefined when nothing was pinned.
+   * Run `body` with the harness and every process it started pinned to cores (harness/affinity.ts):
+   * in `layout` when given, else as `cpuPinning` says; nothing is pinned with `cpuPinning: off` or
+   * where the machine does not allow it. `body` gets a description of the layout, or undefined.
    */
-  pinned<T>(body: (pinning: string | undefined) => Promise<T>): Promise<T>;
+  pinned<T>(body: (pinning: string | undefined) => Promise<T>, layout?: Layout): Promise<T>;
 }
 
 export type SuiteRunner = (ctx: SuiteContext) => Promise<void>;

@@ -77,7 +77,7 @@ function generationMetrics(timed: readonly TimedGeneration[], blocks: readonly P
   };
 }
 
-function inProcessGemmaArm(model: InProcessModel | HarnessError, group: GemmaGroup, itemsFor: (r: number) => number[], outputs: Outputs, prompts: number): GroupArm {
+function inProcessGemmaArm(ctx: SuiteContext, model: InProcessModel | HarnessError, group: GemmaGroup, itemsFor: (r: number) => number[], outputs: Outputs, prompts: number): GroupArm {
   const timed: TimedGeneration[] = [];
   const responses = new Array<string | undefined>(prompts);
   if (group.scenario === 'single-stream') outputs.set(`${group.steps}/in-process`, responses as string[]);
@@ -90,8 +90,9 @@ function inProcessGemmaArm(model: InProcessModel | HarnessError, group: GemmaGro
     });
   };
   return {
-    key: { suite: 'gemma', scenario: group.scenario, ...INPROCESS, concurrency: 1, samplingSteps: group.steps, streaming: true },
-    open: model instanceof HarnessError ? () => Promise.reject(model) : inProcessArm(model, (items) => ({ op: 'generate', items, steps: group.steps }), itemsFor, 60 * 60_000, onReply),
+    // Called one request at a time; the row carries its group's concurrency so each group's floor has its own id.
+    key: { suite: 'gemma', scenario: group.scenario, ...INPROCESS, concurrency: group.concurrency, samplingSteps: group.steps, streaming: true },
+    open: model instanceof HarnessError ? () => Promise.reject(model) : inProcessArm(model, (items) => ({ op: 'generate', items, steps: group.steps }), itemsFor, 60 * 60_000, onReply, ctx.signal),
     metrics: (blocks) => generationMetrics(timed, blocks),
   };
 }
@@ -177,7 +178,7 @@ export async function runGemmaSuite(ctx: SuiteContext): Promise<void> {
         if (ctx.signal.aborted) return;
         const server = group.scenario === 'server';
         const { rounds, itemsFor } = server ? { rounds: ROUNDS, itemsFor: () => [] } : itemsOf(group, prompts.length);
-        const modelArm = server ? undefined : inProcessGemmaArm(model, group, itemsFor, outputs, prompts.length);
+        const modelArm = server ? undefined : inProcessGemmaArm(ctx, model, group, itemsFor, outputs, prompts.length);
         const arms = [...(modelArm === undefined ? [] : [modelArm]), ...transportArms(ctx, group, prompts, itemsFor, targets, leases, outputs, capacity, modelArm?.key)];
         const single = group.scenario === 'single-stream';
         const cells = await measureGroup(ctx, arms, { label: label(group), figure: single || server ? 'p50' : 'time-per-request', minRounds: rounds, maxRounds: rounds, untilSettled: false, strictFloors: single, overhead: single });

@@ -124,6 +124,17 @@ describe('measuring a group', () => {
     expect((await measureGroup(context([]), arms, plan))[1]!.overhead).toBeUndefined();
   });
 
+  it('calls a connection dropped by the interruption ABORTED, and keeps a failure from an earlier round as it was', async () => {
+    const abort = new AbortController();
+    const arms: GroupArm[] = [
+      { key: key('native-peer'), open: fakeArm(() => 10, { fail: (r) => (r === 1 ? new HarnessError('TIMEOUT', 'late') : undefined) }) },
+      { key: key('framed'), open: fakeArm(() => 10, { fail: (r) => (r === 3 ? (abort.abort(), new HarnessError('SIDECAR_CLOSED', 'closed by the client')) : undefined) }) },
+    ];
+    const cells = await measureGroup(context([], abort.signal), arms, { label: 'g', figure: 'p50', minRounds: 10, maxRounds: 10, strictFloors: true });
+    expect(cells[0]?.error?.code).toBe('TIMEOUT');
+    expect(cells[1]?.error?.code).toBe('ABORTED');
+  });
+
   it('marks the cells of an interrupted group ABORTED and keeps what they measured', async () => {
     const abort = new AbortController();
     const arms: GroupArm[] = [

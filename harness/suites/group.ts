@@ -5,6 +5,7 @@
  * Rounds go on until every cell's headline figure is pinned within the stability tolerance, or
  * `maxRounds`.
  */
+import type { Layout } from '../affinity.js';
 import { HarnessError, toHarnessError } from '../errors.js';
 import type { BlockResult } from '../load/blocks.js';
 import { runRounds, type PlacedBlock } from '../load/rounds.js';
@@ -46,8 +47,8 @@ export interface GroupPlan {
   readonly maxRounds: number;
   /** Rounds end when every cell is pinned (the default), or only at `maxRounds` (a workload to get through). */
   readonly untilSettled?: boolean;
-  /** Run the group pinned to cores as `cpuPinning` says (harness/affinity.ts). */
-  readonly pinned?: boolean;
+  /** Run the group pinned to cores (harness/affinity.ts): as `cpuPinning` says, or in this layout. */
+  readonly pinned?: boolean | Layout;
   /** Floors bound the cells from below (one request at a time); else they are a reference only. */
   readonly strictFloors: boolean;
   /**
@@ -98,6 +99,15 @@ async function crashAware(opened: OpenedArm, error: HarnessError): Promise<Harne
   return error;
 }
 
+/** A cell's own figures; a failure to compute them costs those figures, never the cell. */
+function metricsOf(arm: GroupArm, blocks: readonly PlacedBlock[]): Record<string, number | null> {
+  try {
+    return arm.metrics?.(blocks) ?? {};
+  } catch {
+    return {};
+  }
+}
+
 /** Floor ratio and overhead of one arm, from its group's blocks so far. */
 function comparisons(plan: GroupPlan, live: readonly Live[], blocks: readonly (readonly PlacedBlock[])[], index: number): { floor?: FloorComparison; overhead?: OverheadEstimate } {
   const { arm } = live[index] as Live;
@@ -116,7 +126,8 @@ function comparisons(plan: GroupPlan, live: readonly Live[], blocks: readonly (r
 
 export async function measureGroup(ctx: SuiteContext, arms: readonly GroupArm[], plan: GroupPlan): Promise<CellResult[]> {
   if (ctx.signal.aborted || arms.length === 0) return [];
-  const cells = plan.pinned === true ? await ctx.pinned((pinning) => measure(ctx, arms, plan, pinning)) : await measure(ctx, arms, plan, undefined);
+  const layout = typeof plan.pinned === 'string' ? plan.pinned : undefined;
+  const cells = plan.pinned === undefined || plan.pinned === false ? await measure(ctx, arms, plan, undefined) : await ctx.pinned((pinning) => measure(ctx, arms, plan, pinning), layout);
   for (const cell of cells) ctx.emit(cell);
   return cells;
 }
@@ -157,9 +168,11 @@ async function measure(ctx: SuiteContext, arms: readonly GroupArm[], plan: Group
   const cells: CellResult[] = [];
   for (const [i, l] of live.entries()) {
     const blocks = outcome.blocks[i] as PlacedBlock[];
-    const aborted = blocks.find((b) => b.abortedBy !== undefined)?.abortedBy;
+    const failure = blocks.find((b) => b.abortedBy !== undefined);
     const interrupted = outcome.interrupted ? new HarnessError('ABORTED', 'The run was interrupted before this group finished') : undefined;
-    const error = aborted === undefined ? interrupted : await crashAware(l.opened, aborted);
+    // A connection dropped in the round Ctrl-C stopped was dropped by the interruption.
+    const byInterrupt = failure !== undefined && outcome.interrupted && failure.round >= outcome.rounds;
+    const error = failure?.abortedBy === undefined || byInterrupt ? interrupted : await crashAware(l.opened, failure.abortedBy);
     cells.push(
       cellFromBlocks(l.arm.key, blocks, {
         figure: plan.figure,
@@ -167,7 +180,7 @@ async function measure(ctx: SuiteContext, arms: readonly GroupArm[], plan: Group
         ...(pinning === undefined ? {} : { pinning }),
         ...comparisons(plan, live, outcome.blocks, i),
         stabilityPct,
-        ...(l.arm.metrics === undefined ? {} : { metrics: l.arm.metrics(blocks) }),
+        ...(l.arm.metrics === undefined ? {} : { metrics: metricsOf(l.arm, blocks) }),
         ...(l.opened.facts === undefined ? {} : { sidecar: { ...l.opened.facts } }),
         ...(error === undefined ? {} : { error }),
       }),

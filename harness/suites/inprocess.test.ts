@@ -23,6 +23,21 @@ describe('the in-process model driver', () => {
     }
   }, 60_000);
 
+  it('stops a long command at once on Ctrl-C, with ABORTED', async () => {
+    const images = new Uint8Array(3000 * 3072);
+    const model = await startInProcess(['--model', 'cifar', '--images', '{input}', '--device', 'cpu', '--threads', '1'], { name: 'images.bin', bytes: images }, 60_000);
+    try {
+      const abort = new AbortController();
+      setTimeout(() => abort.abort(), 100);
+      const started = performance.now();
+      const items = Array.from({ length: 3000 }, (_, i) => i);
+      expect(await codeOf(model.command({ op: 'classify', items, batch: 1 }, 60_000, abort.signal))).toBe('ABORTED');
+      expect(performance.now() - started).toBeLessThan(2000);
+    } finally {
+      await model.close();
+    }
+  }, 60_000);
+
   it('fails to start with SIDECAR_START_FAILED and the reason', async () => {
     const error = startInProcess(['--model', 'cifar', '--images', '{input}', '--weights', '/nonexistent.pt'], { name: 'images.bin', bytes: new Uint8Array(3072) }, 60_000);
     await expect(error).rejects.toMatchObject({ code: 'SIDECAR_START_FAILED', message: expect.stringContaining('nonexistent') });

@@ -14,8 +14,12 @@ import { REPO_ROOT, sidecarPython } from '../paths.js';
 export interface InProcessModel {
   /** The ready line: the core's facts (device, weights, torch, threads). */
   readonly facts: Readonly<Record<string, unknown>>;
-  /** One command, one JSON reply; throws HarnessError on an error reply, a timeout or an exit. */
-  command(command: Readonly<Record<string, unknown>>, timeoutMs: number): Promise<Record<string, unknown>>;
+  /**
+   * One command, one JSON reply; throws HarnessError on an error reply, a timeout or an exit. When
+   * `signal` fires mid-command the process is killed (a late reply would answer the next command)
+   * and the command fails with ABORTED.
+   */
+  command(command: Readonly<Record<string, unknown>>, timeoutMs: number, signal?: AbortSignal): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -27,12 +31,15 @@ export async function startInProcess(args: readonly string[], input: { name: str
   const dir = await mkdtemp(path.join(os.tmpdir(), 'sidecar-bench-inproc-')); // 0700
   const file = path.join(dir, input.name);
   await writeFile(file, input.bytes);
+  // Its own process group: a terminal Ctrl-C reaches the harness, which ends the run in order; the
+  // driver ends itself when its stdin closes.
   const child = execa(sidecarPython(), ['-m', 'sidecars.inprocess', ...args.map((a) => a.replace('{input}', file))], {
     cwd: REPO_ROOT,
     stdin: 'pipe',
     buffer: false,
     reject: false,
     cleanup: true,
+    detached: true,
     env: { PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
   });
   child.catch(() => undefined); // its end shows as the stdout stream ending
@@ -67,14 +74,19 @@ export async function startInProcess(args: readonly string[], input: { name: str
   }
   return {
     facts,
-    async command(command, timeoutMs) {
+    async command(command, timeoutMs, signal) {
+      if (interrupted(signal)) throw new HarnessError('ABORTED', 'The run was interrupted');
       child.stdin?.write(`${JSON.stringify(command)}\n`);
+      const kill = (): void => void child.kill('SIGKILL');
+      signal?.addEventListener('abort', kill, { once: true });
       let reply;
       try {
         reply = await next(timeoutMs, 'reply');
       } catch (error) {
         child.kill('SIGKILL'); // a late reply would answer the next command: this process is done
-        throw error;
+        throw interrupted(signal) ? new HarnessError('ABORTED', 'The run was interrupted', { cause: error }) : error;
+      } finally {
+        signal?.removeEventListener('abort', kill);
       }
       if (reply['error'] !== undefined) throw fromWireError(reply['error']);
       return reply;
@@ -82,3 +94,5 @@ export async function startInProcess(args: readonly string[], input: { name: str
     close: stop,
   };
 }
+
+const interrupted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;

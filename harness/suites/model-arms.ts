@@ -41,11 +41,12 @@ export function inProcessArm(
   itemsFor: (round: number) => readonly number[],
   timeoutMs: number,
   onReply: (items: readonly number[], reply: Record<string, unknown>) => void,
+  signal?: AbortSignal,
 ): () => Promise<OpenedArm> {
   const run = async (items: readonly number[], record: boolean): Promise<BlockResult> => {
     const block = newBlock();
     try {
-      const reply = await model.command(command(items), timeoutMs);
+      const reply = await model.command(command(items), timeoutMs, signal);
       const latency = numbers(reply['latency_ns']);
       const compute = numbers(reply['compute_ns']);
       latency.forEach((ns, i) => recordSuccess(block, ns, compute[i]));

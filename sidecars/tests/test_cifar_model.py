@@ -156,7 +156,8 @@ def _inprocess(*args: str) -> subprocess.Popen[str]:
 def test_inprocess_answers_blocks_of_commands(tmp_path: Path) -> None:
     images = tmp_path / "images.bin"
     images.write_bytes(np.random.default_rng(1).integers(0, 256, size=5 * IMAGE_BYTES, dtype=np.uint8).tobytes())
-    proc = _inprocess("--model", "cifar", "--device", "cpu", "--threads", "1", "--images", str(images), "--stall-ms", "5000")
+    proc = _inprocess("--model", "cifar", "--device", "cpu", "--threads", "1", "--images", str(images), "--stall-ms", "5000",
+                      "--grpc-server", "aio", "--http-worker", "sync", "--max-frame-bytes", "1000")
     try:
         assert proc.stdin is not None and proc.stdout is not None
         ready = json.loads(proc.stdout.readline())
@@ -170,7 +171,7 @@ def test_inprocess_answers_blocks_of_commands(tmp_path: Path) -> None:
         single = ask({"op": "classify", "items": [0, 1, 2, 3, 4], "batch": 1})
         assert len(single["latency_ns"]) == 5 and len(single["compute_ns"]) == 5 and len(single["labels"]) == 5
         assert all(lat >= comp > 0 for lat, comp in zip(single["latency_ns"], single["compute_ns"]))
-        assert max(single["latency_ns"]) < 2e9  # the sidecar's fault flags are accepted and ignored: no stall
+        assert max(single["latency_ns"]) < 2e9  # the sidecar's fault and server flags are accepted and ignored
         batched = ask({"op": "classify", "items": [4, 3, 2, 1, 0], "batch": 2})
         assert len(batched["latency_ns"]) == 3 and batched["labels"] == single["labels"][::-1]
         assert ask({"op": "classify", "items": [5]})["error"]["code"] == "BAD_INPUT"
