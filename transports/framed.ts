@@ -41,11 +41,12 @@ export function encodeFrame(type: number, body: Uint8Array): Uint8Array[] {
 
 export const createFramedTransport: TransportFactory = async (options) => {
   let nextId = 0;
+  let replyId = 0; // requests are answered in order: the oldest waiting is the next to be answered
   const inFlight = createInFlight<Reply>(options.timeoutMs, (error) => socket.destroy(error));
   const socket = await connectFrameSocket(options.address, options.maxFrameBytes + 1, {
     onFrame(body) {
-      const id = inFlight.oldestId();
-      if (id === undefined || body.length === 0) {
+      const id = replyId;
+      if (inFlight.size === 0 || body.length === 0) {
         socket.destroy(new HarnessError('PROTOCOL_ERROR', `Unexpected frame of ${body.length} bytes with no request waiting`));
         return;
       }
@@ -55,6 +56,7 @@ export const createFramedTransport: TransportFactory = async (options) => {
         return;
       }
       const waiter = inFlight.take(id);
+      replyId += 1;
       if (reply.type === FRAME_TYPES.error) waiter?.reject(fromWireError(parseJson(reply.body)));
       else waiter?.resolve(reply);
     },
