@@ -103,6 +103,7 @@ describe('charts', () => {
   it('names a series by transport, with the HTTP set-up', () => {
     expect(seriesLabel({ transport: 'framed' })).toBe('framed');
     expect(seriesLabel({ transport: 'http-json', httpSetup: 'sync' })).toBe('http-json (sync)');
+    expect(seriesLabel({ transport: 'lean-node', wire: 'msgpack' })).toBe('lean-node (msgpack)');
   });
 
   it('leaves out charts whose only cells failed', () => {

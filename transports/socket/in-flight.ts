@@ -3,7 +3,6 @@
  * The timer is armed when a request is added and none is armed, and re-arms itself only while
  * requests are waiting: one request at a time never creates or clears a timer per request (that
  * cost more than the rest of the client's bookkeeping), yet an idle connection holds no timer.
- * Map order is send order, so the first entry is the oldest.
  */
 import { HarnessError } from '../../harness/errors.js';
 
@@ -19,7 +18,6 @@ export interface InFlight<T> {
   add(id: number, resolve: Waiter<T>['resolve'], reject: Waiter<T>['reject'], onPart?: (part: T) => void): void;
   take(id: number): Waiter<T> | undefined;
   get(id: number): Waiter<T> | undefined;
-  oldestId(): number | undefined;
   readonly size: number;
   /** Reject everything with `error` and stop the sweep. */
   failAll(error: HarnessError): void;
@@ -34,6 +32,7 @@ export function createInFlight<T>(timeoutMs: number, onTimeout: (error: HarnessE
     sweep = setTimeout(check, sweepEveryMs);
     sweep.unref();
   };
+  // Map order is send order: the first waiter is the oldest, so it is the only one to look at.
   const check = (): void => {
     sweep = undefined;
     for (const waiter of waiters.values()) {
@@ -59,10 +58,6 @@ export function createInFlight<T>(timeoutMs: number, onTimeout: (error: HarnessE
     },
     get(id) {
       return waiters.get(id);
-    },
-    oldestId() {
-      for (const id of waiters.keys()) return id;
-      return undefined;
     },
     get size() {
       return waiters.size;
