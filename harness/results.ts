@@ -195,3 +195,10 @@ export function seriesName(key: Pick<CellKey, 'transport' | 'httpSetup' | 'wire'
   const qualifier = key.httpSetup ?? (key.transport === 'lean-node' ? key.wire : undefined);
   return qualifier === undefined ? key.transport : `${key.transport} (${qualifier})`;
 }
+
+/** Just the key fields of a cell (what its `id` is made of). */
+export function keyOf(cell: CellKey): CellKey {
+  const { suite, scenario, transport, family, httpSetup, wire, payloadBytes, concurrency, batch, samplingSteps, streaming, targetRps, loadFraction } = cell;
+  const optional = { httpSetup, wire, payloadBytes, batch, samplingSteps, streaming, targetRps, loadFraction };
+  return { suite, scenario, transport, family, concurrency, ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)) };
+}

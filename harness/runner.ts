@@ -10,6 +10,7 @@ import { toHarnessError } from './errors.js';
 import { withSidecars } from './leases.js';
 import { RESULTS_SCHEMA_VERSION, type RunResult } from './results.js';
 import type { Progress, SuiteContext, SuiteRunner } from './suites/context.js';
+import { measureGroup } from './suites/group.js';
 
 const SUITE_RUNNERS = {
   echo: async () => (await import('./suites/echo.js')).runEchoSuite,
@@ -26,6 +27,8 @@ export interface RunOptions {
   readonly onUpdate?: (result: RunResult) => Promise<void>;
   /** The code that runs each suite: the real suites unless given (tests drive the runner with their own). */
   readonly suiteRunners?: Partial<Record<SuiteName, SuiteRunner>>;
+  /** How a group is measured: here, in interleaved rounds (the default), or by an `ab` coordinator. */
+  readonly measureGroup?: typeof measureGroup;
 }
 
 export async function runBenchmark(options: RunOptions): Promise<RunResult> {
@@ -65,6 +68,7 @@ export async function runBenchmark(options: RunOptions): Promise<RunResult> {
       save();
     },
     withSidecars: (targets, body) => withSidecars(targets, config, body),
+    measure: (arms, plan) => (options.measureGroup ?? measureGroup)(ctx, arms, plan),
     async pinned(body, requested) {
       const chosen = requested ?? layout;
       if (layout === 'off' || chosen === 'off' || pinning === undefined || 'unavailable' in pinning || !(await pinning.pin(chosen))) return body(undefined);

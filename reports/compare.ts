@@ -2,7 +2,7 @@
  * Comparing two runs cell by cell (matched on `id`): the regression gate behind `sidecar-bench compare`.
  * Pure: results in, a comparison out, and its markdown. The statistics are in docs/reading-the-report.md.
  */
-import type { CellResult, RunResult } from '../harness/results.js';
+import { BASELINE_NAMES, type CellResult, type RunResult } from '../harness/results.js';
 import { mannWhitneyU } from '../harness/stats/mann-whitney.js';
 import { formatCount, formatUs } from './summary.js';
 
@@ -16,6 +16,8 @@ export interface CompareOptions {
   readonly metric: CompareMetric;
   /** Significance level of the Mann-Whitney test (default 0.01). */
   readonly alpha?: number;
+  /** What the values are: microseconds (or req/s), or multiples of the floor (`compare --relative`). */
+  readonly unit?: 'absolute' | 'floor';
 }
 
 export interface CellComparison {
@@ -28,6 +30,7 @@ export interface CellComparison {
   readonly changePct?: number;
   /** Mann-Whitney p-value on the raw latency samples; absent when not tested. */
   readonly pValue?: number;
+  /** p below the significance level, whatever the size of the change. */
   readonly significant?: boolean;
   readonly verdict: Verdict;
   /** True when this cell fails the comparison (exit 1). */
@@ -39,6 +42,7 @@ export interface Comparison {
   readonly metric: CompareMetric;
   readonly thresholdPct: number;
   readonly alpha: number;
+  readonly unit: 'absolute' | 'floor';
   readonly cells: readonly CellComparison[];
   readonly counts: Readonly<Record<Verdict, number>>;
   /** Differences between the two environments that make the numbers less comparable. */
@@ -88,8 +92,8 @@ function byId(result: RunResult): Map<string, CellResult[]> {
   return map;
 }
 
-// The floors (native peer, no-op, in-process) measure the machine, not the code: shown, never gating.
-const FLOORS = new Set(['native-peer', 'no-op', 'in-process']);
+// The floors measure the machine (or the model), not the code under test: shown, never gating.
+const FLOORS: ReadonlySet<string> = new Set(BASELINE_NAMES);
 
 function floorsDoNotGate(cell: CellComparison): CellComparison {
   const transport = cell.id.split('/')[2] ?? '';
@@ -115,8 +119,8 @@ function compareCell(id: string, base: Pooled, head: Pooled, options: Required<C
     return { ...values, verdict, gate: verdict === 'regressed', note: measure === 'throughput' ? 'ratio only' : 'no samples: ratio only' };
   }
   const { pValue } = mannWhitneyU(base.samples, head.samples);
-  const significant = pValue < options.alpha && (worse || better);
-  const verdict: Verdict = significant ? (worse ? 'regressed' : 'improved') : 'unchanged';
+  const significant = pValue < options.alpha;
+  const verdict: Verdict = significant && worse ? 'regressed' : significant && better ? 'improved' : 'unchanged';
   return { ...values, pValue, significant, verdict, gate: verdict === 'regressed' };
 }
 
@@ -138,7 +142,7 @@ function calibrationNote(base: RunResult, cells: readonly CellComparison[], thre
 }
 
 export function compareResults(base: RunResult, head: RunResult, options: CompareOptions): Comparison {
-  const resolved: Required<CompareOptions> = { alpha: DEFAULT_ALPHA, ...options };
+  const resolved: Required<CompareOptions> = { alpha: DEFAULT_ALPHA, unit: 'absolute', ...options };
   const baseCells = byId(base);
   const headCells = byId(head);
   const cells: CellComparison[] = [];
@@ -149,13 +153,15 @@ export function compareResults(base: RunResult, head: RunResult, options: Compar
   for (const id of headCells.keys()) if (!baseCells.has(id)) cells.push({ id, measure: resolved.metric, verdict: 'new', gate: false });
   const counts: Record<Verdict, number> = { regressed: 0, improved: 0, unchanged: 0, new: 0, missing: 0, failed: 0 };
   for (const c of cells) counts[c.verdict] += 1;
-  return { metric: resolved.metric, thresholdPct: resolved.thresholdPct, alpha: resolved.alpha, cells, counts, notes: [...environmentNotes(base, head), ...calibrationNote(base, cells, resolved.thresholdPct)], failed: cells.some((c) => c.gate) };
+  return { metric: resolved.metric, thresholdPct: resolved.thresholdPct, alpha: resolved.alpha, unit: resolved.unit, cells, counts, notes: [...environmentNotes(base, head), ...calibrationNote(base, cells, resolved.thresholdPct)], failed: cells.some((c) => c.gate) };
 }
 
 const LABELS: Record<CompareMetric, string> = { p50: 'p50 (µs)', mean: 'mean (µs)', throughput: 'throughput (req/s)' };
+const FLOOR_LABELS: Record<CompareMetric, string> = { p50: 'p50 (× floor)', mean: 'mean (× floor)', throughput: 'throughput (× floor rate)' };
 
-function formatValue(measure: CompareMetric, value: number | undefined): string {
+function formatValue(measure: CompareMetric, value: number | undefined, unit: Comparison['unit']): string {
   if (value === undefined) return '';
+  if (unit === 'floor') return value.toFixed(value >= 100 ? 0 : value >= 10 ? 1 : 3);
   return measure === 'throughput' ? formatCount(value) : formatUs(value);
 }
 
@@ -167,30 +173,32 @@ export function formatPValue(p: number | undefined): string {
 
 const md = (text: string): string => text.replace(/\|/g, '\\|');
 
-function row(c: CellComparison, metric: CompareMetric): string {
+function row(c: CellComparison, metric: CompareMetric, unit: Comparison['unit']): string {
   const suffix = c.measure === metric ? '' : ` (${c.measure})`;
   const change = c.changePct === undefined ? '' : `${c.changePct >= 0 ? '+' : ''}${c.changePct.toFixed(1)}%`;
   const significant = c.pValue === undefined ? (c.changePct === undefined ? '' : 'not tested') : c.significant === true ? 'yes' : 'no';
   const verdict = c.gate ? `**${c.verdict}**` : c.verdict;
   const note = c.note === undefined ? '' : ` (${md(c.note)})`;
   const p = c.changePct === undefined ? '' : formatPValue(c.pValue);
-  return `| \`${md(c.id)}\` | ${formatValue(c.measure, c.base)}${suffix} | ${formatValue(c.measure, c.head)}${suffix} | ${change} | ${p} | ${significant} | ${verdict}${note} |`;
+  return `| \`${md(c.id)}\` | ${formatValue(c.measure, c.base, unit)}${suffix} | ${formatValue(c.measure, c.head, unit)}${suffix} | ${change} | ${p} | ${significant} | ${verdict}${note} |`;
 }
 
 export function formatMarkdown(c: Comparison): string {
   const tally = (Object.entries(c.counts) as [Verdict, number][]).filter(([, n]) => n > 0).map(([v, n]) => `${n} ${v}`).join(', ');
+  const gated = c.cells.filter((x) => !FLOORS.has(x.id.split('/')[2] ?? '')).length;
   const gates = c.cells.filter((x) => x.gate).length;
-  const outcome = c.failed ? `**FAIL**: ${gates} cell${gates === 1 ? '' : 's'} regressed or failed.` : '**ok**: no significant regression.';
-  const label = LABELS[c.metric];
+  const outcome = c.failed ? `**FAIL**: ${gates} of ${gated} gated cells regressed or failed.` : `**ok**: none of ${gated} gated cells regressed or failed.`;
+  const label = (c.unit === 'floor' ? FLOOR_LABELS : LABELS)[c.metric];
   return [
     `### sidecar-bench compare: ${c.metric}, threshold ${c.thresholdPct}%, Mann-Whitney p < ${c.alpha}`,
     '',
-    `${outcome} ${tally}.`,
+    outcome,
+    `Verdicts of all ${c.cells.length} cells, floors included (floors never gate): ${tally}.`,
     ...c.notes.map((n) => `\n> ${md(n)}`),
     '',
     `| cell | base ${label} | head ${label} | change | p-value | significant | verdict |`,
     '|---|---:|---:|---:|---:|:---:|---|',
-    ...c.cells.map((x) => row(x, c.metric)),
+    ...c.cells.map((x) => row(x, c.metric, c.unit)),
     '',
   ].join('\n');
 }

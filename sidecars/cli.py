@@ -38,6 +38,8 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     # Fault injection for the harness's reliability tests (sidecars/faults.py).
     p.add_argument("--stall-ms", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--crash-after", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--inject-delay-us", type=int, default=0,
+                   help="testing aid: busy-wait this many microseconds in every request (a regression of known size)")
 
 
 def add_server_arguments(p: argparse.ArgumentParser) -> None:
@@ -83,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # any load failure is reported, with its cause, as a startup error
         print(f"sidecar: cannot load model `{args.model}`: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_STARTUP
-    if args.stall_ms or args.crash_after:
+    if args.stall_ms or args.crash_after or args.inject_delay_us:
         from .faults import with_faults
-        core = with_faults(core, args.stall_ms, args.crash_after)
+        core = with_faults(core, args.stall_ms, args.crash_after, args.inject_delay_us)
 
     def on_ready(bound: Address) -> None:
         line = {"event": "ready", "model": args.model, "transport": args.transport,

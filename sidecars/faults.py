@@ -1,7 +1,9 @@
-"""Fault injection for tests of the harness's reliability: a model that hangs or dies.
+"""Fault injection, to test the harness: a model that hangs, dies, or is a little slower.
 
 `--stall-ms MS` sleeps before every request (a slow or hung model). `--crash-after N` kills the
 process, without cleanup, on request N+1 (a segfaulting extension, an OOM kill).
+`--inject-delay-us N` busy-waits N microseconds in every request, holding the CPU as real work
+would: a regression of known size, for testing a regression gate (`sidecar-bench ab`).
 """
 from __future__ import annotations
 
@@ -15,16 +17,18 @@ from .cores.base import ClassifyResult, Core, GenerateEvent, GenerateRequest
 
 
 class _Faulty(Core):
-    def __init__(self, inner: Core, stall_ms: int, crash_after: int) -> None:
+    def __init__(self, inner: Core, stall_ms: int, crash_after: int, delay_us: int = 0) -> None:
         self._inner = inner
         self._stall_s = stall_ms / 1000
         self._crash_after = crash_after
+        self._delay_ns = delay_us * 1000
         self._served = 0
         self._lock = threading.Lock()
         self.name = inner.name
 
     def info(self) -> dict[str, Any]:
-        faults = {"stall_ms": int(self._stall_s * 1000), "crash_after": self._crash_after}
+        faults = {"stall_ms": int(self._stall_s * 1000), "crash_after": self._crash_after,
+                  "inject_delay_us": self._delay_ns // 1000}
         return {**self._inner.info(), "faults": {k: v for k, v in faults.items() if v}}
 
     def class_names(self) -> list[str]:
@@ -38,6 +42,10 @@ class _Faulty(Core):
             os.kill(os.getpid(), signal.SIGKILL)
         if self._stall_s:
             time.sleep(self._stall_s)
+        if self._delay_ns:
+            until = time.perf_counter_ns() + self._delay_ns
+            while time.perf_counter_ns() < until:
+                pass
 
     def echo(self, payload: bytes) -> bytes:
         self._before()
@@ -52,5 +60,5 @@ class _Faulty(Core):
         return self._inner.generate(request)
 
 
-def with_faults(core: Core, stall_ms: int, crash_after: int) -> Core:
-    return _Faulty(core, stall_ms, crash_after) if stall_ms or crash_after else core
+def with_faults(core: Core, stall_ms: int, crash_after: int, delay_us: int = 0) -> Core:
+    return _Faulty(core, stall_ms, crash_after, delay_us) if stall_ms or crash_after or delay_us else core

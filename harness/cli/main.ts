@@ -10,6 +10,7 @@ Usage:
   sidecar-bench run [--suite echo,cifar,gemma] [--transports framed,msgpack,http-json,grpc]
                     [--families unix,tcp] [--quick] [--out DIR] [options]
   sidecar-bench report RESULTS.json [--out DIR]
+  sidecar-bench ab --base REF --head REF [--threshold 5%] [run options]   (the regression gate)
   sidecar-bench compare BASE.json HEAD.json [--threshold 10%] [--metric p50|mean|throughput] [--relative]
   sidecar-bench classify IMAGE.png... [--transport framed] [--family unix]
   sidecar-bench datasets fetch cifar10 [--url URL] [--md5 HEX] [--dir DIR]
@@ -59,6 +60,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./run.js')).runCommand,
   report: async () => (await import('./report.js')).reportCommand,
   compare: async () => (await import('./compare.js')).compareCommand,
+  ab: async () => (await import('./ab.js')).abCommand,
+  // Internal: one side of \`ab\`, started by it (harness/ab/worker.ts).
+  'ab-worker': async () => (await import('../ab/worker.js')).abWorkerCommand,
   classify: async () => (await import('./classify.js')).classifyCommand,
   datasets: async () => (await import('./datasets.js')).datasetsCommand,
 };

@@ -13,6 +13,7 @@ function context(signal: AbortSignal, timeoutMs = 200): SuiteContext {
     check: () => undefined,
     withSidecars: () => Promise.reject(new Error('unused')),
     pinned: (body) => body(undefined),
+    measure: () => Promise.reject(new Error('unused')),
   };
 }
 

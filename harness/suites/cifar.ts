@@ -13,7 +13,7 @@ import { SERVER_CONNECTIONS, transportArm, type Shape } from './arms.js';
 import { accuracyChecks, agreementCheck, UNCLASSIFIED } from './cifar-checks.js';
 import { loadCifarWorkload, type CifarWorkload } from './cifar-workload.js';
 import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
-import { measureGroup, type GroupArm } from './group.js';
+import type { GroupArm } from './group.js';
 import { startInProcess, type InProcessModel } from './inprocess.js';
 import { modelFlags } from '../model-flags.js';
 import { capacityOf, inProcessArm, modelConcurrency, roundSlices, roundsFor } from './model-arms.js';
@@ -155,7 +155,7 @@ export async function runCifarSuite(ctx: SuiteContext): Promise<void> {
         const rounds = group.scenario === 'server' ? ctx.config.minRounds : roundsFor(requestsOf(workload, group).count, ctx.config.minRounds);
         const oneAtATime = group.scenario === 'single-stream' || group.scenario === 'offline';
         const figure = group.scenario === 'single-stream' || group.scenario === 'server' ? 'p50' : 'time-per-request';
-        const cells = await measureGroup(ctx, arms, { label: label(group), figure, minRounds: rounds, maxRounds: rounds, untilSettled: false, strictFloors: group.scenario === 'single-stream', overhead: oneAtATime });
+        const cells = await ctx.measure(arms, { label: label(group), figure, minRounds: rounds, maxRounds: rounds, untilSettled: false, strictFloors: group.scenario === 'single-stream', overhead: oneAtATime });
         if (group.scenario === 'single-stream') capacity = capacityOf(cells);
       }
     });

@@ -5,6 +5,7 @@ import type { HarnessError } from '../errors.js';
 import type { HttpSetup, Transport, TransportName } from '../../transports/types.js';
 import type { ResolvedConfig } from '../config.js';
 import type { CellResult, RunCheck } from '../results.js';
+import type { GroupArm, GroupPlan } from './group.js';
 
 export interface Progress {
   /** A cell is about to run; `label` names it. */
@@ -58,6 +59,12 @@ export interface SuiteContext {
    * where the machine does not allow it. `body` gets a description of the layout, or undefined.
    */
   pinned<T>(body: (pinning: string | undefined) => Promise<T>, layout?: Layout): Promise<T>;
+  /**
+   * Measure a group of arms in interleaved rounds and emit its cells (suites/group.ts). `ab` swaps
+   * this for one that lets a coordinator interleave the group with the same group of another
+   * version of the code (harness/ab/).
+   */
+  measure(arms: readonly GroupArm[], plan: GroupPlan): Promise<CellResult[]>;
 }
 
 export type SuiteRunner = (ctx: SuiteContext) => Promise<void>;

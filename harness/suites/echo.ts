@@ -18,7 +18,7 @@ import type { CellKey, FigureKind } from '../results.js';
 import type { Sidecar } from '../sidecar.js';
 import { leanArm, nativeClientArm, noOpArm, SERVER_CONNECTIONS, transportArm, type ClientSource, type Server, type Shape } from './arms.js';
 import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
-import { measureGroup, type GroupArm } from './group.js';
+import type { GroupArm } from './group.js';
 import { sidecarTargets } from './targets.js';
 
 const CONCURRENCY_PAYLOAD_BYTES = 3072;
@@ -153,7 +153,7 @@ export async function runEchoSuite(ctx: SuiteContext): Promise<void> {
         if (ctx.signal.aborted) return;
         // An open-loop generator keeps to its schedule by spinning between arrivals: never on the servers' core.
         const pinned = group.scenario === 'server' ? ('split' as const) : true;
-        await measureGroup(ctx, arms, { label: label(group, family), figure: figureOf(group), minRounds: ctx.config.minRounds, maxRounds: ctx.config.maxRounds, pinned, strictFloors: group.scenario === 'single-stream' });
+        await ctx.measure(arms, { label: label(group, family), figure: figureOf(group), minRounds: ctx.config.minRounds, maxRounds: ctx.config.maxRounds, pinned, strictFloors: group.scenario === 'single-stream' });
       }
     }),
   );

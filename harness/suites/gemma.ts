@@ -14,7 +14,7 @@ import type { CellKey, RunCheck } from '../results.js';
 import { SERVER_CONNECTIONS, transportArm, type Shape } from './arms.js';
 import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
 import { percentile, timedGenerate, type TimedGeneration } from './gemma-measure.js';
-import { measureGroup, type GroupArm } from './group.js';
+import type { GroupArm } from './group.js';
 import { startInProcess, type InProcessModel } from './inprocess.js';
 import { capacityOf, inProcessArm, modelConcurrency, roundSlices } from './model-arms.js';
 import { sidecarTargets } from './targets.js';
@@ -181,7 +181,7 @@ export async function runGemmaSuite(ctx: SuiteContext): Promise<void> {
         const modelArm = server ? undefined : inProcessGemmaArm(ctx, model, group, itemsFor, outputs, prompts.length);
         const arms = [...(modelArm === undefined ? [] : [modelArm]), ...transportArms(ctx, group, prompts, itemsFor, targets, leases, outputs, capacity, modelArm?.key)];
         const single = group.scenario === 'single-stream';
-        const cells = await measureGroup(ctx, arms, { label: label(group), figure: single || server ? 'p50' : 'time-per-request', minRounds: rounds, maxRounds: rounds, untilSettled: false, strictFloors: single, overhead: single });
+        const cells = await ctx.measure(arms, { label: label(group), figure: single || server ? 'p50' : 'time-per-request', minRounds: rounds, maxRounds: rounds, untilSettled: false, strictFloors: single, overhead: single });
         if (group.scenario === 'single-stream' && group.steps === ctx.config.samplingSteps[0]) capacity = capacityOf(cells);
       }
     });

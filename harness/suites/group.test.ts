@@ -15,6 +15,7 @@ function context(emitted: CellResult[], signal = new AbortController().signal): 
     check: () => undefined,
     withSidecars: () => Promise.reject(new Error('not in these tests')),
     pinned: (body) => body('shared core 0'),
+    measure: () => Promise.reject(new Error('unused')),
   };
 }
 

@@ -58,21 +58,32 @@ export interface GroupPlan {
   readonly overhead?: boolean;
 }
 
-interface Live {
+/** What building a cell needs to know about its arm: its key, what it is read against, its facts. */
+export interface ArmInfo {
+  readonly key: CellKey;
+  readonly floor?: CellKey;
+  readonly model?: CellKey;
+  readonly facts?: Readonly<Record<string, unknown>>;
+  metrics?(blocks: readonly PlacedBlock[]): Record<string, number | null>;
+}
+
+/** An arm whose clients are open, ready for rounds. */
+export interface LiveArm {
   readonly arm: GroupArm;
   readonly opened: OpenedArm;
   readonly id: string;
 }
 
 /** A small string hash (FNV-1a), so each group's round order depends on the run's seed and the group. */
-function hash(text: string): number {
+export function hash(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return h;
 }
 
-async function openArms(ctx: SuiteContext, arms: readonly GroupArm[]): Promise<{ live: Live[]; failed: CellResult[] }> {
-  const live: Live[] = [];
+/** Open and warm up every arm, in order; an arm that cannot becomes a failed cell. */
+export async function openArms(ctx: SuiteContext, arms: readonly GroupArm[]): Promise<{ live: LiveArm[]; failed: CellResult[] }> {
+  const live: LiveArm[] = [];
   const failed: CellResult[] = [];
   for (const arm of arms) {
     if (ctx.signal.aborted) break;
@@ -92,27 +103,19 @@ async function openArms(ctx: SuiteContext, arms: readonly GroupArm[]): Promise<{
   return { live, failed };
 }
 
-async function crashAware(opened: OpenedArm, error: HarnessError): Promise<HarnessError> {
+/** A lost connection whose server process died is SIDECAR_CRASHED. */
+export async function crashAware(opened: OpenedArm, error: HarnessError): Promise<HarnessError> {
   if (error.code === 'SIDECAR_CLOSED' && opened.crashed !== undefined && (await opened.crashed())) {
     return new HarnessError('SIDECAR_CRASHED', `The sidecar process died: ${error.message}`, { cause: error });
   }
   return error;
 }
 
-/** A cell's own figures; a failure to compute them costs those figures, never the cell. */
-function metricsOf(arm: GroupArm, blocks: readonly PlacedBlock[]): Record<string, number | null> {
-  try {
-    return arm.metrics?.(blocks) ?? {};
-  } catch {
-    return {};
-  }
-}
-
 /** Floor ratio and overhead of one arm, from its group's blocks so far. */
-function comparisons(plan: GroupPlan, live: readonly Live[], blocks: readonly (readonly PlacedBlock[])[], index: number): { floor?: FloorComparison; overhead?: OverheadEstimate } {
-  const { arm } = live[index] as Live;
+function comparisons(plan: GroupPlan, arms: readonly ArmInfo[], blocks: readonly (readonly PlacedBlock[])[], index: number): { floor?: FloorComparison; overhead?: OverheadEstimate } {
+  const arm = arms[index] as ArmInfo;
   const statsOf = (i: number) => (blocks[i] as PlacedBlock[]).map((b) => roundStat(b, plan.figure));
-  const indexOf = (key: CellKey | undefined): number => (key === undefined ? -1 : live.findIndex((l) => l.id === cellId(key)));
+  const indexOf = (key: CellKey | undefined): number => (key === undefined ? -1 : arms.findIndex((a) => cellId(a.key) === cellId(key)));
   const own = statsOf(index);
   const floorAt = indexOf(arm.floor);
   const modelAt = indexOf(arm.model);
@@ -122,6 +125,64 @@ function comparisons(plan: GroupPlan, live: readonly Live[], blocks: readonly (r
       : compareToFloor(own, statsOf(floorAt), { floorId: cellId(arm.floor), floor: seriesName(arm.floor), figure: plan.figure, strict: plan.strictFloors });
   const overhead = plan.overhead !== true ? undefined : (overheadFromReplies(own) ?? (modelAt < 0 ? undefined : overheadAgainst(own, statsOf(modelAt))));
   return { ...(floor === undefined ? {} : { floor }), ...(overhead === undefined ? {} : { overhead }) };
+}
+
+/**
+ * Whether the group is settled: every arm read against a floor is pinned. The floors' own
+ * microseconds drift with the machine (that is what the ratios cancel), so they do not hold a group open.
+ */
+export function settledGroup(plan: GroupPlan, arms: readonly ArmInfo[], blocks: readonly (readonly PlacedBlock[])[], stabilityPct: number): boolean {
+  const withFloor = arms.flatMap((a, i) => (a.floor === undefined ? [] : [i]));
+  const judged = withFloor.length > 0 ? withFloor : arms.map((_, i) => i);
+  return judged.every((i) => {
+    const own = blocks[i] as PlacedBlock[];
+    if (own.some((b) => b.abortedBy !== undefined)) return true;
+    const errors = own.reduce((n, b) => n + b.errors, 0);
+    const stats = own.map((b) => roundStat(b, plan.figure));
+    const headline = comparisons(plan, arms, blocks, i).floor ?? figureInterval(stats);
+    return judgeStability(stats, errors, headline, stabilityPct).stable || errors > 0;
+  });
+}
+
+/** A cell's own figures; a failure to compute them costs those figures, never the cell. */
+function metricsOf(arm: ArmInfo, blocks: readonly PlacedBlock[]): Record<string, number | null> {
+  try {
+    return arm.metrics?.(blocks) ?? {};
+  } catch {
+    return {};
+  }
+}
+
+export interface GroupOutcome {
+  readonly blocks: readonly (readonly PlacedBlock[])[];
+  /** Rounds completed. */
+  readonly rounds: number;
+  readonly interrupted: boolean;
+  /** Per arm, why it stopped early (crash-aware), if it did. */
+  readonly errors: readonly (HarnessError | undefined)[];
+  readonly pinning?: string;
+}
+
+/** The cells of a group from its arms' blocks, each with its floor ratio and overhead taken round by round. */
+export function groupCells(plan: GroupPlan, arms: readonly ArmInfo[], outcome: GroupOutcome, stabilityPct: number): CellResult[] {
+  return arms.map((arm, i) => {
+    const blocks = outcome.blocks[i] as PlacedBlock[];
+    const failure = blocks.find((b) => b.abortedBy !== undefined);
+    const interrupted = outcome.interrupted ? new HarnessError('ABORTED', 'The run was interrupted before this group finished') : undefined;
+    // A connection dropped in the round Ctrl-C stopped was dropped by the interruption.
+    const byInterrupt = failure !== undefined && outcome.interrupted && failure.round >= outcome.rounds;
+    const error = failure === undefined || byInterrupt ? interrupted : (outcome.errors[i] ?? failure.abortedBy);
+    return cellFromBlocks(arm.key, blocks, {
+      figure: plan.figure,
+      group: plan.label,
+      ...(outcome.pinning === undefined ? {} : { pinning: outcome.pinning }),
+      ...comparisons(plan, arms, outcome.blocks, i),
+      stabilityPct,
+      ...(arm.metrics === undefined ? {} : { metrics: metricsOf(arm, blocks) }),
+      ...(arm.facts === undefined ? {} : { sidecar: { ...arm.facts } }),
+      ...(error === undefined ? {} : { error }),
+    });
+  });
 }
 
 export async function measureGroup(ctx: SuiteContext, arms: readonly GroupArm[], plan: GroupPlan): Promise<CellResult[]> {
@@ -136,8 +197,7 @@ async function measure(ctx: SuiteContext, arms: readonly GroupArm[], plan: Group
   ctx.progress.start(plan.label);
   const { live, failed } = await openArms(ctx, arms);
   const stabilityPct = ctx.config.stabilityPct;
-  const withFloor = live.flatMap((l, i) => (l.arm.floor === undefined ? [] : [i]));
-  const judged = withFloor.length > 0 ? withFloor : live.map((_, i) => i);
+  const infos: ArmInfo[] = live.map((l) => ({ ...l.arm, ...(l.opened.facts === undefined ? {} : { facts: l.opened.facts }) }));
   let outcome;
   try {
     outcome = await runRounds(
@@ -148,44 +208,19 @@ async function measure(ctx: SuiteContext, arms: readonly GroupArm[], plan: Group
         ...(plan.untilSettled === false ? {} : { maxDurationMs: ctx.config.maxGroupMs }),
         seed: (ctx.config.seed ^ hash(plan.label)) >>> 0,
         signal: ctx.signal,
-        // Settled once every cell read against a floor is pinned: the floors' own microseconds drift
-        // with the machine (that is what the ratios cancel), so they do not hold a group open.
-        settled: (blocks) =>
-          plan.untilSettled !== false &&
-          judged.every((i) => {
-            const own = blocks[i] as PlacedBlock[];
-            if (own.some((b) => b.abortedBy !== undefined)) return true;
-            const errors = own.reduce((n, b) => n + b.errors, 0);
-            const stats = own.map((b) => roundStat(b, plan.figure));
-            const headline = comparisons(plan, live, blocks, i).floor ?? figureInterval(stats);
-            return judgeStability(stats, errors, headline, stabilityPct).stable || errors > 0;
-          }),
+        settled: (blocks) => plan.untilSettled !== false && settledGroup(plan, infos, blocks, stabilityPct),
       },
     );
   } finally {
     await Promise.all(live.map((l) => l.opened.close().catch(() => undefined)));
   }
-  const cells: CellResult[] = [];
-  for (const [i, l] of live.entries()) {
-    const blocks = outcome.blocks[i] as PlacedBlock[];
-    const failure = blocks.find((b) => b.abortedBy !== undefined);
-    const interrupted = outcome.interrupted ? new HarnessError('ABORTED', 'The run was interrupted before this group finished') : undefined;
-    // A connection dropped in the round Ctrl-C stopped was dropped by the interruption.
-    const byInterrupt = failure !== undefined && outcome.interrupted && failure.round >= outcome.rounds;
-    const error = failure?.abortedBy === undefined || byInterrupt ? interrupted : await crashAware(l.opened, failure.abortedBy);
-    cells.push(
-      cellFromBlocks(l.arm.key, blocks, {
-        figure: plan.figure,
-        group: plan.label,
-        ...(pinning === undefined ? {} : { pinning }),
-        ...comparisons(plan, live, outcome.blocks, i),
-        stabilityPct,
-        ...(l.arm.metrics === undefined ? {} : { metrics: metricsOf(l.arm, blocks) }),
-        ...(l.opened.facts === undefined ? {} : { sidecar: { ...l.opened.facts } }),
-        ...(error === undefined ? {} : { error }),
-      }),
-    );
-  }
+  const errors = await Promise.all(
+    live.map((l, i) => {
+      const aborted = (outcome.blocks[i] as PlacedBlock[]).find((b) => b.abortedBy !== undefined)?.abortedBy;
+      return aborted === undefined ? undefined : crashAware(l.opened, aborted);
+    }),
+  );
+  const cells = groupCells(plan, infos, { ...outcome, errors, ...(pinning === undefined ? {} : { pinning }) }, stabilityPct);
   // In the order the arms were given, so a report reads the same from run to run.
   const byId = new Map([...failed, ...cells].map((c) => [c.id, c]));
   return arms.flatMap((a) => byId.get(cellId(a.key)) ?? []);

@@ -179,3 +179,19 @@ def test_classify_types_reply_as_documented() -> None:
     # Type 6, the timed classify: [u64 BE compute_ns][one index per image].
     assert _answer(6, bytes(3072 * 2)) == framed(6, struct.pack(">Q", 1234567) + b"\x03\x03")
     assert error_of(_answer(6, bytes(3071))[4:])["code"] == "BAD_INPUT"
+
+
+def test_inject_delay_busy_waits_in_every_request(private_dir: Path) -> None:
+    import time
+
+    sidecar = start_sidecar("--transport", "framed", "--listen", f"unix:{private_dir}/d.sock", "--inject-delay-us", "3000")
+    try:
+        assert sidecar.ready["faults"] == {"inject_delay_us": 3000}
+        with connect(sidecar.address) as sock:
+            for _ in range(3):
+                started = time.perf_counter()
+                sock.sendall(framed(0, b"slow"))
+                assert read_frame(sock) == b"\x00slow"
+                assert time.perf_counter() - started >= 0.003
+    finally:
+        assert sidecar.stop() == 0

@@ -1,0 +1,174 @@
+/**
+ * `sidecar-bench ab --base REF --head REF [--threshold 10%] [run options]`: the regression gate.
+ * Both versions are measured in the same job, interleaved round by round, each with its own
+ * sidecars and clients (harness/ab/). Exit 0: no gated cell regressed; 1: one did, or failed on
+ * head while ok on base, or a check failed on head, or the run was interrupted; 2: usage.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { compareSides, formatAb, type AbComparison } from '../../reports/ab.js';
+import { writeResults } from '../../reports/write.js';
+import { coordinate, type AbRun, type SideResult } from '../ab/coordinator.js';
+import { sideFromDir, sideFromRef, startWorker, type SideSource, type Worker } from '../ab/sides.js';
+import { resolveConfig, type ResolvedConfig } from '../config.js';
+import { harnessVersion } from '../environment.js';
+import { HarnessError } from '../errors.js';
+import { REPO_ROOT } from '../paths.js';
+import { createProgress } from '../progress.js';
+import { RESULTS_SCHEMA_VERSION, type RunResult } from '../results.js';
+import { parseThreshold } from './compare.js';
+import { RUN_FLAGS, parseRunFlags } from './run-flags.js';
+import { appendStepSummary } from './step-summary.js';
+
+export const AB_HELP = `sidecar-bench ab: measure two versions of the code in the same job, interleaved, and gate on regressions
+
+Usage:
+  sidecar-bench ab --base REF --head REF [options] [run options]
+  sidecar-bench ab --base-dir DIR --head-dir DIR [options] [run options]
+
+  --base REF, --head REF   commits of this repository (each is checked out as a worktree under .cache/ab/)
+  --base-dir DIR, --head-dir DIR
+                           checkouts of sidecar-bench to compare instead (your sidecar change, no git needed)
+  --base-sidecar-arg ARG, --head-sidecar-arg ARG
+                           an extra flag for one side's sidecars only (repeatable), e.g.
+                           --head-sidecar-arg=--inject-delay-us --head-sidecar-arg=3 (a testing aid)
+  --threshold P            a cell regresses when head / base is significantly above 1 and its median
+                           above 1 + P (default 5%)
+  --out DIR                where ab.json and each side's results go (default reports/ab/<time>)
+
+Run options (as for \`run\`) choose the matrix; without any the gate measures the echo of framed and
+msgpack over unix at 3 KiB and the CIFAR model over both, one request at a time:
+  --quick --suite echo,cifar --transports framed,msgpack --families unix
+  --scenarios single-stream --payloads 3072 --no-calibration
+  --sidecar-arg=--threads --sidecar-arg=1 --limit 600 --min-rounds 60
+
+Exit codes: 0 no regression; 1 a gated cell regressed or failed on head, a check failed on head, or
+the run was interrupted; 2 usage.
+`;
+
+/** The gate's matrix when no run option is given: small, one at a time, a few minutes on 2 cores. */
+export const GATE_MATRIX = [
+  '--quick', '--suite', 'echo,cifar', '--transports', 'framed,msgpack', '--families', 'unix',
+  '--scenarios', 'single-stream', '--payloads', '3072', '--no-calibration',
+  // One torch thread and 600 images a pass keep a CIFAR round's ratio within ±2% on 2 cores.
+  '--sidecar-arg=--threads', '--sidecar-arg=1', '--limit', '600', '--min-rounds', '60',
+];
+const DEFAULT_THRESHOLD_PCT = 5;
+
+const AB_FLAGS = {
+  base: { type: 'string' },
+  head: { type: 'string' },
+  'base-dir': { type: 'string' },
+  'head-dir': { type: 'string' },
+  'base-sidecar-arg': { type: 'string', multiple: true },
+  'head-sidecar-arg': { type: 'string', multiple: true },
+  threshold: { type: 'string' },
+  out: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Split `argv` into this command's own flags and the run options it passes on to both sides. */
+function splitArgs(argv: readonly string[]): { own: string[]; run: string[] } {
+  const own: string[] = [];
+  const run: string[] = [];
+  const takesValue = (name: string, flags: Record<string, { type: string }>): boolean => flags[name]?.type === 'string';
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const name = arg.replace(/^--/, '').split('=')[0] as string;
+    const into = name in AB_FLAGS || arg === '-h' ? own : run;
+    into.push(arg);
+    const flags: Record<string, { type: string }> = name in AB_FLAGS ? AB_FLAGS : RUN_FLAGS;
+    if (!arg.includes('=') && takesValue(name, flags) && i + 1 < argv.length) into.push(argv[++i] as string);
+  }
+  return { own, run };
+}
+
+async function sidesOf(values: { base?: string; head?: string; 'base-dir'?: string; 'head-dir'?: string }): Promise<[SideSource, SideSource]> {
+  const one = async (name: 'base' | 'head'): Promise<SideSource> => {
+    const ref = values[name];
+    const dir = values[`${name}-dir`];
+    if ((ref === undefined) === (dir === undefined)) throw new HarnessError('USAGE', `Expected exactly one of \`--${name} REF\` and \`--${name}-dir DIR\`\n\n${AB_HELP}`);
+    return ref !== undefined ? sideFromRef(name, ref) : sideFromDir(name, dir as string);
+  };
+  return [await one('base'), await one('head')];
+}
+
+function sideResult(side: SideResult, config: ResolvedConfig, argv: readonly string[], startedAt: string): RunResult {
+  return {
+    schemaVersion: RESULTS_SCHEMA_VERSION,
+    harnessVersion: harnessVersion(),
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    argv: ['ab', ...argv],
+    config,
+    environment: side.environment as unknown as RunResult['environment'],
+    cells: side.cells,
+    checks: side.checks,
+    status: side.status === 'unknown' ? 'interrupted' : (side.status as RunResult['status']),
+  };
+}
+
+function label(side: SideSource): string {
+  return side.commit === null ? `\`${side.label}\`` : `\`${side.label}\` (${side.commit.slice(0, 10)})`;
+}
+
+export async function abCommand(argv: string[]): Promise<number> {
+  const { own, run: runArgs } = splitArgs(argv);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: own, options: AB_FLAGS, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new HarnessError('USAGE', `${(error as Error).message}\n\n${AB_HELP}`, { cause: error });
+  }
+  const v = parsed.values;
+  if (v.help === true) {
+    process.stdout.write(AB_HELP);
+    return 0;
+  }
+  const matrix = runArgs.length === 0 ? GATE_MATRIX : runArgs;
+  const config = resolveConfig((await parseRunFlags(matrix)).options);
+  const thresholdPct = v.threshold === undefined ? DEFAULT_THRESHOLD_PCT : parseThreshold(v.threshold);
+  const sides = await sidesOf(v);
+  const out = path.resolve(v.out ?? path.join(REPO_ROOT, 'reports', 'ab', new Date().toISOString().replace(/[:.]/g, '-')));
+  const progress = createProgress();
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const startedAt = new Date().toISOString();
+  const workers: Worker[] = [];
+  let run: AbRun;
+  try {
+    progress.log(`ab: base ${label(sides[0])}, head ${label(sides[1])}; starting both sides`);
+    workers.push(...(await Promise.all([startWorker(sides[0], matrix, v['base-sidecar-arg'] ?? []), startWorker(sides[1], matrix, v['head-sidecar-arg'] ?? [])])));
+    run = await coordinate([workers[0] as Worker, workers[1] as Worker], { config, thresholdPct, signal: abort.signal, progress });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+  const comparison = compareSides(run.base.cells, run.head.cells, thresholdPct);
+  const markdown = report(comparison, run, sides);
+  await writeResults(path.join(out, 'base'), sideResult(run.base, config, argv, startedAt));
+  await writeResults(path.join(out, 'head'), sideResult(run.head, config, argv, startedAt));
+  await mkdir(out, { recursive: true });
+  const headChecksFailed = run.head.checks.filter((c) => !c.ok);
+  const failed = comparison.failed || headChecksFailed.length > 0 || run.interrupted;
+  await writeFile(path.join(out, 'ab.json'), `${JSON.stringify({ base: sides[0], head: sides[1], thresholdPct, matrix, comparison, skipped: run.skipped, checks: { base: run.base.checks, head: run.head.checks }, interrupted: run.interrupted, status: failed ? 'fail' : 'ok' }, null, 1)}\n`);
+  process.stdout.write(markdown);
+  await appendStepSummary(markdown);
+  progress.log(`  ${path.join(out, 'ab.json')}\n  ${path.join(out, 'base', 'results.json')}\n  ${path.join(out, 'head', 'results.json')}`);
+  return failed ? 1 : 0;
+}
+
+/** The markdown: the verdict table, then what else a reviewer must know (checks, skipped groups, Ctrl-C). */
+function report(comparison: AbComparison, run: AbRun, sides: readonly [SideSource, SideSource]): string {
+  const lines = [formatAb(comparison, { base: label(sides[0]), head: label(sides[1]) })];
+  for (const [name, side] of [['head', run.head], ['base', run.base]] as const) {
+    for (const check of side.checks.filter((c) => !c.ok)) lines.push(`- ${name === 'head' ? '**FAIL**' : 'note'}: ${name} check \`${check.name}\`: ${check.detail}`);
+  }
+  for (const group of run.skipped) lines.push(`- not compared (one side only, or the sides disagree): ${group}`);
+  if (run.interrupted) lines.push('- **interrupted**: the comparison is incomplete.');
+  return `${lines.join('\n')}\n`;
+}
