@@ -84,7 +84,9 @@ describe('compareResults', () => {
   it('needs the change beyond the threshold as well as significance', () => {
     const c = compareResults(run([cell(KEY, 50, 20_000, 1)]), run([cell(KEY, 52, 20_000, 2)]), { thresholdPct: 10, metric: 'p50' });
     expect(c.cells[0]?.pValue).toBeLessThan(0.01);
+    expect(c.cells[0]?.significant).toBe(true);
     expect(c.cells[0]?.verdict).toBe('unchanged');
+    expect(formatMarkdown(c)).toMatch(/\| yes \| unchanged \|$/m);
   });
 
   it('reports improvements without failing', () => {
@@ -158,6 +160,25 @@ describe('formatMarkdown', () => {
     expect(text.split('\n').filter((l) => l.startsWith('| `'))).toHaveLength(2);
   });
 
+  it('heads the table with one count of gated cells; floors are tallied but never counted as gated', () => {
+    const peer: CellKey = { ...KEY, transport: 'native-peer' };
+    const base = run([cell(peer, 20, 2000, 1), cell(KEY, 50, 2000, 2), cell(other(64), 30, 2000, 3)]);
+    const head = run([cell(peer, 40, 2000, 4), cell(KEY, 65, 2000, 5), cell(other(64), 30, 2000, 6)]);
+    const text = formatMarkdown(compareResults(base, head, { thresholdPct: 10, metric: 'p50' }));
+    expect(text).toContain('**FAIL**: 1 of 2 gated cells regressed or failed.');
+    expect(text).toContain('Verdicts of all 3 cells, floors included (floors never gate): 2 regressed, 1 unchanged.');
+    const ok = formatMarkdown(compareResults(base, run([cell(peer, 20, 2000, 7), cell(KEY, 50, 2000, 8), cell(other(64), 30, 2000, 9)]), { thresholdPct: 10, metric: 'p50' }));
+    expect(ok).toContain('**ok**: none of 2 gated cells regressed or failed.');
+  });
+
+  it('labels the values as multiples of the floor under --relative, never as µs', () => {
+    const c = compareResults(run([cell(KEY, 1.2, 2000, 1)]), run([cell(KEY, 1.25, 2000, 2)]), { thresholdPct: 10, metric: 'p50', unit: 'floor' });
+    const text = formatMarkdown(c);
+    expect(text).toContain('| cell | base p50 (× floor) | head p50 (× floor) |');
+    expect(text).not.toContain('µs');
+    expect(text).toMatch(/\| 1\.\d{3} \| 1\.\d{3} \|/);
+  });
+
   it('formats p-values readably', () => {
     expect([formatPValue(undefined), formatPValue(0), formatPValue(5e-319), formatPValue(3e-12), formatPValue(0.04567)]).toEqual(['not tested', '< 1e-300', '< 1e-300', '3.0e-12', '0.0457']);
   });
@@ -202,6 +223,29 @@ describe('sidecar-bench compare', () => {
     expect(await main(['compare', base, path.join(dir, 'absent.json')])).toBe(2);
     expect(await main(['compare', base, v1])).toBe(2);
     expect(await main(['compare', base])).toBe(2);
+  });
+
+  it('prints its help, limits included, and exits 0', async () => {
+    const out = vi.mocked(process.stdout.write);
+    expect(await main(['compare', '--help'])).toBe(0);
+    const text = out.mock.calls.map((c) => String(c[0])).join('');
+    expect(text).toContain('sidecar-bench compare: two saved runs');
+    expect(text).toMatch(/--relative\s+compare multiples of the floor/);
+    expect(text).toContain('Its limits');
+    expect(text).toContain('sidecar-bench ab');
+  });
+
+  it('says under --relative that the values are multiples of the floor', async () => {
+    const floorKey: CellKey = { ...KEY, transport: 'native-peer' };
+    const base = await write('base.json', run([cell(floorKey, 20, 500, 1), cell(KEY, 50, 500, 2)]));
+    const head = await write('head.json', run([cell(floorKey, 40, 500, 3), cell(KEY, 100, 500, 4)]));
+    const out = vi.mocked(process.stdout.write);
+    expect(await main(['compare', base, head])).toBe(1);
+    out.mockClear();
+    expect(await main(['compare', base, head, '--relative'])).toBe(0);
+    const text = out.mock.calls.map((c) => String(c[0])).join('');
+    expect(text).toContain('Values are multiples of the floor');
+    expect(text).toContain('p50 (× floor)');
   });
 
   it('parses thresholds with or without %', () => {

@@ -38,7 +38,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     # Fault injection for the harness's reliability tests (sidecars/faults.py).
     p.add_argument("--stall-ms", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--crash-after", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--inject-delay-us", type=int, default=0,
+    p.add_argument("--inject-delay-us", type=float, default=0,
                    help="testing aid: busy-wait this many microseconds in every request (a regression of known size)")
 
 

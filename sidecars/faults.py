@@ -17,18 +17,18 @@ from .cores.base import ClassifyResult, Core, GenerateEvent, GenerateRequest
 
 
 class _Faulty(Core):
-    def __init__(self, inner: Core, stall_ms: int, crash_after: int, delay_us: int = 0) -> None:
+    def __init__(self, inner: Core, stall_ms: int, crash_after: int, delay_us: float = 0) -> None:
         self._inner = inner
         self._stall_s = stall_ms / 1000
         self._crash_after = crash_after
-        self._delay_ns = delay_us * 1000
+        self._delay_ns = int(delay_us * 1000)
         self._served = 0
         self._lock = threading.Lock()
         self.name = inner.name
 
     def info(self) -> dict[str, Any]:
         faults = {"stall_ms": int(self._stall_s * 1000), "crash_after": self._crash_after,
-                  "inject_delay_us": self._delay_ns // 1000}
+                  "inject_delay_us": self._delay_ns / 1000}
         return {**self._inner.info(), "faults": {k: v for k, v in faults.items() if v}}
 
     def class_names(self) -> list[str]:
@@ -60,5 +60,5 @@ class _Faulty(Core):
         return self._inner.generate(request)
 
 
-def with_faults(core: Core, stall_ms: int, crash_after: int, delay_us: int = 0) -> Core:
+def with_faults(core: Core, stall_ms: int, crash_after: int, delay_us: float = 0) -> Core:
     return _Faulty(core, stall_ms, crash_after, delay_us) if stall_ms or crash_after or delay_us else core

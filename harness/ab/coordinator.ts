@@ -32,6 +32,8 @@ export interface AbRun {
   /** Groups only one side announced (the two versions differ in what they measure). */
   readonly skipped: string[];
   interrupted: boolean;
+  /** Why the run ended early (a worker died or broke the protocol); what was measured is kept. */
+  error?: { readonly code: string; readonly message: string };
 }
 
 const GROUP_TIMEOUT_MS = 10 * 60_000;
@@ -128,27 +130,38 @@ export interface AbCoordinatorOptions {
   readonly progress: Progress;
 }
 
+/** A run with nothing measured yet. */
+export function emptyRun(base: SideSource, head: SideSource): AbRun {
+  const side = (source: SideSource): SideResult => ({ source, cells: [], checks: [], environment: {}, status: 'unknown' });
+  return { base: side(base), head: side(head), skipped: [], interrupted: false };
+}
+
 /** Run both workers to the end, interleaving every group they both announce. */
 export async function coordinate(workers: readonly [Worker, Worker], options: AbCoordinatorOptions): Promise<AbRun> {
-  const side = (w: Worker): SideResult => ({ source: w.side, cells: [], checks: [], environment: {}, status: 'unknown' });
-  const run: AbRun = { base: side(workers[0]), head: side(workers[1]), skipped: [], interrupted: false };
+  const run = emptyRun(workers[0].side, workers[1].side);
   const results = [run.base, run.head] as const;
   const pending: [boolean, boolean] = [true, true];
   // On Ctrl-C the loop ends; the caller closes the workers' stdin, which ends their runs.
-  while ((pending[0] || pending[1]) && !options.signal.aborted) {
-    const [b, h] = await Promise.all(workers.map((w, i) => (pending[i] ? nextGroup(w, results[i] as SideResult) : Promise.resolve(undefined))));
-    if (b === undefined) pending[0] = false;
-    if (h === undefined) pending[1] = false;
-    if (b !== undefined && h !== undefined && b.plan.label === h.plan.label) {
-      if (await measurePair(workers, [b, h], results, options)) run.interrupted = true;
-      continue;
+  try {
+    while ((pending[0] || pending[1]) && !options.signal.aborted) {
+      const [b, h] = await Promise.all(workers.map((w, i) => (pending[i] ? nextGroup(w, results[i] as SideResult) : Promise.resolve(undefined))));
+      if (b === undefined) pending[0] = false;
+      if (h === undefined) pending[1] = false;
+      if (b !== undefined && h !== undefined && b.plan.label === h.plan.label) {
+        if (await measurePair(workers, [b, h], results, options)) run.interrupted = true;
+        continue;
+      }
+      // One side only, or the sides disagree on what comes next: neither is measured.
+      for (const [i, group] of [b, h].entries()) {
+        if (group === undefined) continue;
+        (workers[i] as Worker).send({ op: 'end' });
+        run.skipped.push(`${(workers[i] as Worker).side.name}: ${group.plan.label}`);
+      }
     }
-    // One side only, or the sides disagree on what comes next: neither is measured.
-    for (const [i, group] of [b, h].entries()) {
-      if (group === undefined) continue;
-      (workers[i] as Worker).send({ op: 'end' });
-      run.skipped.push(`${(workers[i] as Worker).side.name}: ${group.plan.label}`);
-    }
+  } catch (error) {
+    // A worker died or broke the protocol: stop here, keep every cell measured so far.
+    const e = error instanceof HarnessError ? error : new HarnessError('INTERNAL', String(error), { cause: error });
+    run.error = { code: e.code, message: e.message };
   }
   run.interrupted ||= options.signal.aborted;
   return run;

@@ -88,10 +88,17 @@ function sharedEnv(runArgs: readonly string[]): Record<string, string> {
   return env;
 }
 
-export async function startWorker(side: SideSource, runArgs: readonly string[], sidecarArgs: readonly string[]): Promise<Worker> {
-  const args = [path.join(side.dir, 'harness', 'bin.js'), 'ab-worker', ...runArgs, ...sidecarArgs.map((a) => `--sidecar-arg=${a}`)];
+/** What one side changes beyond its checkout: flags for its sidecars, the Python they run on. */
+export interface SideOptions {
+  readonly sidecarArgs: readonly string[];
+  readonly python?: string;
+}
+
+export async function startWorker(side: SideSource, runArgs: readonly string[], options: SideOptions): Promise<Worker> {
+  const args = [path.join(side.dir, 'harness', 'bin.js'), 'ab-worker', ...runArgs, ...options.sidecarArgs.map((a) => `--sidecar-arg=${a}`)];
+  const env = { ...sharedEnv(runArgs), ...(options.python === undefined ? {} : { SIDECAR_PYTHON: path.resolve(options.python) }) };
   // Its own process group: a Ctrl-C reaches the coordinator, which ends both sides in order.
-  const child = execa('node', args, { cwd: side.dir, stdin: 'pipe', buffer: false, reject: false, cleanup: true, detached: true, env: sharedEnv(runArgs) });
+  const child = execa('node', args, { cwd: side.dir, stdin: 'pipe', buffer: false, reject: false, cleanup: true, detached: true, env });
   child.catch(() => undefined);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));

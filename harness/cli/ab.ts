@@ -4,13 +4,14 @@
  * sidecars and clients (harness/ab/). Exit 0: no gated cell regressed; 1: one did, or failed on
  * head while ok on base, or a check failed on head, or the run was interrupted; 2: usage.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compareSides, formatAb, type AbComparison } from '../../reports/ab.js';
 import { writeResults } from '../../reports/write.js';
-import { coordinate, type AbRun, type SideResult } from '../ab/coordinator.js';
-import { sideFromDir, sideFromRef, startWorker, type SideSource, type Worker } from '../ab/sides.js';
+import { coordinate, emptyRun, type AbRun, type SideResult } from '../ab/coordinator.js';
+import { sideFromDir, sideFromRef, startWorker, type SideOptions, type SideSource, type Worker } from '../ab/sides.js';
 import { resolveConfig, type ResolvedConfig } from '../config.js';
 import { harnessVersion } from '../environment.js';
 import { HarnessError } from '../errors.js';
@@ -33,12 +34,16 @@ Usage:
   --base-sidecar-arg ARG, --head-sidecar-arg ARG
                            an extra flag for one side's sidecars only (repeatable), e.g.
                            --head-sidecar-arg=--inject-delay-us --head-sidecar-arg=3 (a testing aid)
+  --base-python PATH, --head-python PATH
+                           the Python one side's sidecars run on (default: $SIDECAR_PYTHON, else
+                           .venv), e.g. to measure another torch or Python version
   --threshold P            a cell regresses when head / base is significantly above 1 and its median
                            above 1 + P (default 5%)
   --out DIR                where ab.json and each side's results go (default reports/ab/<time>)
 
-Run options (as for \`run\`) choose the matrix; without any the gate measures the echo of framed and
-msgpack over unix at 3 KiB and the CIFAR model over both, one request at a time:
+Run options (as for \`run\`) are added to the gate's own, and a later value wins (\`--suite echo\`
+gates the echo alone; \`--transports grpc\` gates gRPC). The gate's own measure the echo of framed
+and msgpack over unix at 3 KiB and the CIFAR model over both, one request at a time:
   --quick --suite echo,cifar --transports framed,msgpack --families unix
   --scenarios single-stream --payloads 3072 --no-calibration
   --sidecar-arg=--threads --sidecar-arg=1 --limit 600 --min-rounds 60
@@ -63,6 +68,8 @@ const AB_FLAGS = {
   'head-dir': { type: 'string' },
   'base-sidecar-arg': { type: 'string', multiple: true },
   'head-sidecar-arg': { type: 'string', multiple: true },
+  'base-python': { type: 'string' },
+  'head-python': { type: 'string' },
   threshold: { type: 'string' },
   out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -94,7 +101,16 @@ async function sidesOf(values: { base?: string; head?: string; 'base-dir'?: stri
   return [await one('base'), await one('head')];
 }
 
-function sideResult(side: SideResult, config: ResolvedConfig, argv: readonly string[], startedAt: string): RunResult {
+type SideFlags = { [K in `${'base' | 'head'}-${'sidecar-arg' | 'python'}`]?: K extends `${string}-sidecar-arg` ? string[] : string };
+
+/** One side's own flags; a Python that is not there is a usage error, before anything starts. */
+function sideOptions(values: SideFlags, name: 'base' | 'head'): SideOptions {
+  const python = values[`${name}-python`];
+  if (python !== undefined && !existsSync(python)) throw new HarnessError('USAGE', `Expected \`--${name}-python\` to be a Python interpreter, got \`${python}\` (not found)`);
+  return { sidecarArgs: values[`${name}-sidecar-arg`] ?? [], ...(python === undefined ? {} : { python }) };
+}
+
+function sideResult(side: SideResult, run: AbRun, config: ResolvedConfig, argv: readonly string[], startedAt: string): RunResult {
   return {
     schemaVersion: RESULTS_SCHEMA_VERSION,
     harnessVersion: harnessVersion(),
@@ -105,7 +121,8 @@ function sideResult(side: SideResult, config: ResolvedConfig, argv: readonly str
     environment: side.environment as unknown as RunResult['environment'],
     cells: side.cells,
     checks: side.checks,
-    status: side.status === 'unknown' ? 'interrupted' : (side.status as RunResult['status']),
+    // A side that never said it was done was cut short: by the user, or by an error.
+    status: side.status !== 'unknown' ? (side.status as RunResult['status']) : run.error === undefined ? 'interrupted' : 'failed',
   };
 }
 
@@ -126,9 +143,11 @@ export async function abCommand(argv: string[]): Promise<number> {
     process.stdout.write(AB_HELP);
     return 0;
   }
-  const matrix = runArgs.length === 0 ? GATE_MATRIX : runArgs;
+  // The user's run options come after the gate's own, so theirs win (`--suite echo` gates echo alone).
+  const matrix = [...GATE_MATRIX, ...runArgs];
   const config = resolveConfig((await parseRunFlags(matrix)).options);
   const thresholdPct = v.threshold === undefined ? DEFAULT_THRESHOLD_PCT : parseThreshold(v.threshold);
+  const options = [sideOptions(v, 'base'), sideOptions(v, 'head')] as const;
   const sides = await sidesOf(v);
   const out = path.resolve(v.out ?? path.join(REPO_ROOT, 'reports', 'ab', new Date().toISOString().replace(/[:.]/g, '-')));
   const progress = createProgress();
@@ -138,11 +157,19 @@ export async function abCommand(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   const startedAt = new Date().toISOString();
   const workers: Worker[] = [];
-  let run: AbRun;
+  let run: AbRun = emptyRun(sides[0], sides[1]);
   try {
     progress.log(`ab: base ${label(sides[0])}, head ${label(sides[1])}; starting both sides`);
-    workers.push(...(await Promise.all([startWorker(sides[0], matrix, v['base-sidecar-arg'] ?? []), startWorker(sides[1], matrix, v['head-sidecar-arg'] ?? [])])));
+    const started = await Promise.allSettled([startWorker(sides[0], matrix, options[0]), startWorker(sides[1], matrix, options[1])]);
+    for (const s of started) if (s.status === 'fulfilled') workers.push(s.value);
+    const refused = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (refused !== undefined) throw refused.reason;
     run = await coordinate([workers[0] as Worker, workers[1] as Worker], { config, thresholdPct, signal: abort.signal, progress });
+  } catch (error) {
+    // A side that cannot start is a usage error when it says so (an old checkout); else the run failed.
+    if (error instanceof HarnessError && error.code === 'USAGE') throw error;
+    const e = error instanceof HarnessError ? error : new HarnessError('INTERNAL', String(error), { cause: error });
+    run.error = { code: e.code, message: e.message };
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -150,12 +177,13 @@ export async function abCommand(argv: string[]): Promise<number> {
   }
   const comparison = compareSides(run.base.cells, run.head.cells, thresholdPct);
   const markdown = report(comparison, run, sides);
-  await writeResults(path.join(out, 'base'), sideResult(run.base, config, argv, startedAt));
-  await writeResults(path.join(out, 'head'), sideResult(run.head, config, argv, startedAt));
+  await writeResults(path.join(out, 'base'), sideResult(run.base, run, config, argv, startedAt));
+  await writeResults(path.join(out, 'head'), sideResult(run.head, run, config, argv, startedAt));
   await mkdir(out, { recursive: true });
   const headChecksFailed = run.head.checks.filter((c) => !c.ok);
-  const failed = comparison.failed || headChecksFailed.length > 0 || run.interrupted;
-  await writeFile(path.join(out, 'ab.json'), `${JSON.stringify({ base: sides[0], head: sides[1], thresholdPct, matrix, comparison, skipped: run.skipped, checks: { base: run.base.checks, head: run.head.checks }, interrupted: run.interrupted, status: failed ? 'fail' : 'ok' }, null, 1)}\n`);
+  const failed = comparison.failed || headChecksFailed.length > 0 || run.interrupted || run.error !== undefined;
+  const record = { base: sides[0], head: sides[1], thresholdPct, matrix, comparison, skipped: run.skipped, checks: { base: run.base.checks, head: run.head.checks }, interrupted: run.interrupted, ...(run.error === undefined ? {} : { error: run.error }), status: failed ? 'fail' : 'ok' };
+  await writeFile(path.join(out, 'ab.json'), `${JSON.stringify(record, null, 1)}\n`);
   process.stdout.write(markdown);
   await appendStepSummary(markdown);
   progress.log(`  ${path.join(out, 'ab.json')}\n  ${path.join(out, 'base', 'results.json')}\n  ${path.join(out, 'head', 'results.json')}`);
@@ -170,5 +198,6 @@ function report(comparison: AbComparison, run: AbRun, sides: readonly [SideSourc
   }
   for (const group of run.skipped) lines.push(`- not compared (one side only, or the sides disagree): ${group}`);
   if (run.interrupted) lines.push('- **interrupted**: the comparison is incomplete.');
+  if (run.error !== undefined) lines.push(`- **FAIL**: the run ended early, ${run.error.code}: ${run.error.message.split('\n')[0]} (the cells measured before are above; the full message is in ab.json)`);
   return `${lines.join('\n')}\n`;
 }
