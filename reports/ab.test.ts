@@ -80,6 +80,28 @@ describe('compareSides', () => {
     expect(c.failed).toBe(true);
   });
 
+  it('averages each side\'s replicas round by round (geometric mean), so one process set\'s luck is halved', () => {
+    const replica = (factor: number, seed: number, trial: number): CellResult => ({ ...measured(KEY, 30, factor, seed), trial });
+    const base = [replica(1, 1, 0), replica(1.06, 2, 1)];
+    const head = [replica(1.06, 3, 0), replica(1, 4, 1)];
+    const c = compareSides(base, head, 5);
+    expect(c.cells).toHaveLength(1);
+    expect(c.cells[0]?.ratio?.estimate).toBeCloseTo(1, 1);
+    expect(c.cells[0]?.verdict).toBe('unchanged');
+    expect(c.cells[0]?.baseUs).toBeCloseTo(54 * Math.sqrt(1.06), 5);
+    // Read alone, replica 0 of each side would look like a 6% regression.
+    expect(compareSides([base[0] as CellResult], [head[0] as CellResult], 5).cells[0]?.verdict).toBe('regressed');
+    // Every replica slower: the regression shows.
+    expect(compareSides(base, [replica(1.16, 5, 0), replica(1.1, 6, 1)], 5).cells[0]?.verdict).toBe('regressed');
+  });
+
+  it('fails a cell when one replica of head failed and every replica of base was ok', () => {
+    const ok = (seed: number, trial: number): CellResult => ({ ...measured(KEY, 30, 1, seed), trial });
+    const c = compareSides([ok(1, 0), ok(2, 1)], [ok(3, 0), { ...failed(KEY), trial: 1 }], 5);
+    expect(c.cells[0]).toMatchObject({ verdict: 'failed', note: 'head failed: TIMEOUT' });
+    expect(c.failed).toBe(true);
+  });
+
   it('leaves out cells only one side measured', () => {
     const c = compareSides([measured(KEY, 30, 1, 1)], [measured({ ...KEY, payloadBytes: 64 }, 30, 1, 2)], 5);
     expect(c.cells).toEqual([]);

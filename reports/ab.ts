@@ -6,7 +6,7 @@
  */
 import { TRANSPORT_NAMES } from '../transports/types.js';
 import type { CellResult } from '../harness/results.js';
-import { medianInterval, perRoundRatios, type Interval } from '../harness/stats/intervals.js';
+import { medianInterval, perRoundRatios, replicaSeries, type Interval } from '../harness/stats/intervals.js';
 import { formatRatio, formatUs } from './summary.js';
 
 export type AbVerdict = 'regressed' | 'improved' | 'unchanged' | 'failed' | 'not compared';
@@ -15,7 +15,7 @@ export interface CellAb {
   readonly id: string;
   /** Transport cells gate; floors and the in-process model are controls (both sides should agree). */
   readonly gated: boolean;
-  /** The median of each side's per-round p50s, µs. */
+  /** The median of each side's per-round p50s, µs (the geometric mean over its replicas). */
   readonly baseUs?: number;
   readonly headUs?: number;
   readonly ratio?: Interval;
@@ -36,9 +36,25 @@ export interface AbComparison {
 
 const byRound = (cell: CellResult): Map<number, number> => new Map((cell.rounds ?? []).filter((r) => Number.isFinite(r.figureUs)).map((r) => [r.round, r.figureUs]));
 
-/** head / base round by round for two cells of the same rounds. */
-export function headOverBase(base: CellResult, head: CellResult): Interval | undefined {
-  return medianInterval(perRoundRatios(byRound(head), byRound(base)));
+/** A side's cell: one per replica (`trial`), measured in the same rounds. */
+type Replicas = readonly CellResult[];
+
+/** head / base round by round for a cell measured in the same rounds, each side the geometric mean of its replicas. */
+export function headOverBase(base: CellResult | Replicas, head: CellResult | Replicas): Interval | undefined {
+  const series = (c: CellResult | Replicas) => replicaSeries((Array.isArray(c) ? (c as Replicas) : [c as CellResult]).map(byRound));
+  return medianInterval(perRoundRatios(series(head), series(base)));
+}
+
+function byId(cells: readonly CellResult[]): Map<string, CellResult[]> {
+  const map = new Map<string, CellResult[]>();
+  for (const cell of cells) (map.get(cell.id) ?? map.set(cell.id, []).get(cell.id))?.push(cell);
+  return map;
+}
+
+/** The geometric mean of the replicas' medians of per-round p50s. */
+function replicaUs(cells: Replicas): number | undefined {
+  const values = cells.map((c) => c.roundsP50Us).filter((v): v is number => v !== undefined && v > 0);
+  return values.length === cells.length && values.length > 0 ? Math.exp(values.reduce((s, v) => s + Math.log(v), 0) / values.length) : undefined;
 }
 
 function verdictOf(ratio: Interval | undefined, thresholdPct: number): { verdict: AbVerdict; significant: boolean } {
@@ -52,21 +68,24 @@ function verdictOf(ratio: Interval | undefined, thresholdPct: number): { verdict
 }
 
 export function compareSides(base: readonly CellResult[], head: readonly CellResult[], thresholdPct: number): AbComparison {
-  const heads = new Map(head.map((c) => [c.id, c]));
+  const heads = byId(head);
   const cells: CellAb[] = [];
-  for (const b of base) {
-    const h = heads.get(b.id);
+  for (const [id, b] of byId(base)) {
+    const h = heads.get(id);
     if (h === undefined) continue;
-    const gated = (TRANSPORT_NAMES as readonly string[]).includes(b.transport);
-    const us = { ...(b.roundsP50Us === undefined ? {} : { baseUs: b.roundsP50Us }), ...(h.roundsP50Us === undefined ? {} : { headUs: h.roundsP50Us }) };
-    if (h.status !== 'ok' || b.status !== 'ok') {
-      const headFailed = h.status !== 'ok' && b.status === 'ok';
-      const why = h.status !== 'ok' ? `head failed: ${h.error?.code ?? ''}` : `base failed: ${b.error?.code ?? ''}`;
-      cells.push({ id: b.id, gated, ...us, significant: false, verdict: headFailed ? 'failed' : 'not compared', note: why });
+    const first = b[0] as CellResult;
+    const gated = (TRANSPORT_NAMES as readonly string[]).includes(first.transport);
+    const [baseUs, headUs] = [replicaUs(b), replicaUs(h)];
+    const us = { ...(baseUs === undefined ? {} : { baseUs }), ...(headUs === undefined ? {} : { headUs }) };
+    const failedOf = (cs: Replicas) => cs.find((c) => c.status !== 'ok');
+    const [baseFailed, headFailed] = [failedOf(b), failedOf(h)];
+    if (baseFailed !== undefined || headFailed !== undefined) {
+      const why = headFailed !== undefined ? `head failed: ${headFailed.error?.code ?? ''}` : `base failed: ${baseFailed?.error?.code ?? ''}`;
+      cells.push({ id, gated, ...us, significant: false, verdict: headFailed !== undefined && baseFailed === undefined ? 'failed' : 'not compared', note: why });
       continue;
     }
     const ratio = headOverBase(b, h);
-    cells.push({ id: b.id, gated, ...us, ...(ratio === undefined ? {} : { ratio }), ...verdictOf(ratio, thresholdPct) });
+    cells.push({ id, gated, ...us, ...(ratio === undefined ? {} : { ratio }), ...verdictOf(ratio, thresholdPct) });
   }
   const failures = cells.filter((c) => c.gated && (c.verdict === 'regressed' || c.verdict === 'failed')).length;
   return { thresholdPct, cells, failures, gated: cells.filter((c) => c.gated).length, failed: failures > 0 };

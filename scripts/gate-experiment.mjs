@@ -6,10 +6,10 @@
  * several thresholds from the ratios each run wrote to its ab.json. The figures in docs/ci-gate.md
  * come from this script.
  *
- *   node scripts/gate-experiment.mjs [--runs 20] [--out .cache/gate-experiment] [--only NAME,...]
+ *   node scripts/gate-experiment.mjs [--runs 20] [--replicas N] [--out .cache/gate-experiment] [--only NAME,...]
  *   node scripts/gate-experiment.mjs --summarise .cache/gate-experiment
  *
- * Each run takes 10-20 s on 2 cores; the default (5 conditions x 20 runs) about 25 minutes.
+ * Each run takes 5-40 s on 2 cores; the default (5 conditions x 20 runs, 2 replicas) about 40 minutes.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -30,7 +30,7 @@ const CONDITIONS = {
 };
 const THRESHOLDS = [3, 5, 10];
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, out: { type: 'string', default: '.cache/gate-experiment' }, only: { type: 'string' }, summarise: { type: 'string' } } });
+const { values } = parseArgs({ options: { replicas: { type: 'string' }, runs: { type: 'string', default: '20' }, out: { type: 'string', default: '.cache/gate-experiment' }, only: { type: 'string' }, summarise: { type: 'string' } } });
 
 const dirName = (name) => name.replace(/[^a-z0-9.]+/gi, '_');
 
@@ -42,7 +42,8 @@ function run(out, runs, only) {
       if (existsSync(path.join(dir, 'ab.json'))) continue;
       mkdirSync(dir, { recursive: true });
       const delay = c.delayUs > 0 ? ['--head-sidecar-arg=--inject-delay-us', `--head-sidecar-arg=${c.delayUs}`] : [];
-      const args = ['harness/bin.js', 'ab', '--base-dir', '.', '--head-dir', '.', '--out', dir, '--seed', String(1000 + i), ...delay, ...c.matrix];
+      const replicas = values.replicas === undefined ? [] : ['--replicas', values.replicas];
+      const args = ['harness/bin.js', 'ab', '--base-dir', '.', '--head-dir', '.', '--out', dir, '--seed', String(1000 + i), ...replicas, ...delay, ...c.matrix];
       const started = Date.now();
       const r = spawnSync(process.execPath, args, { stdio: 'ignore', env: { ...process.env, GITHUB_STEP_SUMMARY: '' } });
       process.stderr.write(`gate-experiment: ${name} #${i}: exit ${r.status} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);

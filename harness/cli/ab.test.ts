@@ -23,6 +23,7 @@ interface AbRecord {
   readonly interrupted: boolean;
   readonly error?: { code: string; message: string };
   readonly thresholdPct: number;
+  readonly replicas: number;
   readonly matrix: string[];
   readonly base: { commit: string | null };
   readonly head: { commit: string | null };
@@ -82,7 +83,7 @@ describe('sidecar-bench ab', () => {
     const ab = await execa('node', [BIN, 'ab', '--base', 'HEAD', '--head', head, '--threshold', '50%', '--min-rounds', '12', '--max-rounds', '20', '--limit', '200', '--out', out], { reject: false, env: { GITHUB_STEP_SUMMARY: summary } });
     expect(ab.exitCode, ab.stderr).toBe(0);
     const record = await read<AbRecord>(path.join(out, 'ab.json'));
-    expect(record).toMatchObject({ status: 'ok', interrupted: false, thresholdPct: 50, base: { commit: head }, head: { commit: head } });
+    expect(record).toMatchObject({ status: 'ok', interrupted: false, thresholdPct: 50, replicas: 2, base: { commit: head }, head: { commit: head } });
     expect(record.matrix.slice(0, 4)).toEqual(['--quick', '--suite', 'echo,cifar', '--transports']);
     const ids = record.comparison.cells.map((c) => `${c.id.split('/')[0]}/${c.id.split('/')[2]}${c.gated ? '' : ' (control)'}`);
     expect(ids.sort()).toEqual(['cifar/framed', 'cifar/in-process (control)', 'cifar/msgpack', 'echo/framed', 'echo/msgpack']);
@@ -96,6 +97,9 @@ describe('sidecar-bench ab', () => {
       const other = base.cells.find((c) => c.id === cell.id);
       expect(other?.rounds?.map((r) => r.round), cell.id).toEqual(cell.rounds?.map((r) => r.round));
     }
+    // Two replicas a side by default: each its own processes, each cell once per replica.
+    expect(headRun.cells.filter((c) => c.id === 'echo/single-stream/framed/unix/payload=3072/c=1').map((c) => c.trial)).toEqual([0, 1]);
+    expect(headRun.checks.map((c) => c.name)).toContain('cifar: accuracy (replica 1)');
     expect(headRun.checks.length).toBeGreaterThan(0);
     expect(headRun.checks.every((c) => c.ok)).toBe(true);
     expect(ab.stdout).toContain(`### sidecar-bench ab: head \`${head}\` (${head.slice(0, 10)}) against base \`HEAD\``);
@@ -119,16 +123,16 @@ describe('sidecar-bench ab', () => {
   it('keeps what was measured when a side dies mid-run, and says so', async () => {
     const out = await outDir();
     const seed = String(40_000 + Math.floor(Math.random() * 10_000));
-    // The head runs from this directory and the base from a worktree, so the head's worker is the
-    // one started from this checkout's bin.js. Two groups (64 B, then 3 KiB) of 300 rounds each.
+    // The head runs from this directory and the base from a worktree, so the head's workers are the
+    // ones started from this checkout's bin.js. Two groups (64 B, then 3 KiB) of 300 rounds each.
     const ab = execa('node', [BIN, 'ab', '--base', 'HEAD', '--head-dir', REPO_ROOT, ...ECHO, '--payloads', '64,3072', '--min-rounds', '300', '--max-rounds', '300', '--seed', seed, '--out', out], { reject: false, env: { GITHUB_STEP_SUMMARY: '' } });
     let stderr = '';
     ab.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     // Once the first group's cells are out, the head's worker is killed during the second.
-    for (let i = 0; i < 1200 && !/head:\n.*payload=64\//.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 1200 && !/head \(replica 1\):\n.*payload=64\//.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
     const ps = await execa('pgrep', ['-f', `^node ${BIN} ab-worker .*--seed ${seed}`], { reject: false });
     const pids = ps.stdout.trim().split('\n').filter((x) => x !== '');
-    expect(pids, stderr).toHaveLength(1);
+    expect(pids, stderr).toHaveLength(2); // the head's two replicas
     process.kill(Number(pids[0]), 'SIGKILL');
     const result = await ab;
     expect(result.exitCode, stderr).toBe(1);
@@ -142,6 +146,6 @@ describe('sidecar-bench ab', () => {
     expect(cell(3072)?.verdict).toBe('failed');
     const headRun = await read<RunResult>(path.join(out, 'head', 'results.json'));
     expect(headRun.status).toBe('failed');
-    expect(headRun.cells.find((c) => c.payloadBytes === 64 && c.transport === 'framed')?.status).toBe('ok');
+    expect(headRun.cells.filter((c) => c.payloadBytes === 64 && c.transport === 'framed').map((c) => [c.trial, c.status])).toEqual([[0, 'ok'], [1, 'ok']]);
   }, 180_000);
 });

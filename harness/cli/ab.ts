@@ -39,6 +39,9 @@ Usage:
                            .venv), e.g. to measure another torch or Python version
   --threshold P            a cell regresses when head / base is significantly above 1 and its median
                            above 1 + P (default 5%)
+  --replicas N             independent process sets (a worker, its clients and sidecars) per side,
+                           all in the same rounds; a side's figure per round is their geometric
+                           mean (default 2, 1 to 8)
   --out DIR                where ab.json and each side's results go (default reports/ab/<time>)
 
 Run options (as for \`run\`) are added to the gate's own, and a later value wins (\`--suite echo\`
@@ -60,6 +63,14 @@ export const GATE_MATRIX = [
   '--sidecar-arg=--threads', '--sidecar-arg=1', '--limit', '600', '--min-rounds', '60',
 ];
 const DEFAULT_THRESHOLD_PCT = 5;
+/** Independent process sets per side: what one set happens to cost is averaged out (docs/ci-gate.md). */
+const DEFAULT_REPLICAS = 2;
+
+function parseReplicas(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 8) throw new HarnessError('USAGE', `Expected \`--replicas\` to be a whole number from 1 to 8, got \`${text}\``);
+  return n;
+}
 
 const AB_FLAGS = {
   base: { type: 'string' },
@@ -71,6 +82,7 @@ const AB_FLAGS = {
   'base-python': { type: 'string' },
   'head-python': { type: 'string' },
   threshold: { type: 'string' },
+  replicas: { type: 'string' },
   out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -148,6 +160,7 @@ export async function abCommand(argv: string[]): Promise<number> {
   const config = resolveConfig((await parseRunFlags(matrix)).options);
   const thresholdPct = v.threshold === undefined ? DEFAULT_THRESHOLD_PCT : parseThreshold(v.threshold);
   const options = [sideOptions(v, 'base'), sideOptions(v, 'head')] as const;
+  const replicas = v.replicas === undefined ? DEFAULT_REPLICAS : parseReplicas(v.replicas);
   const sides = await sidesOf(v);
   const out = path.resolve(v.out ?? path.join(REPO_ROOT, 'reports', 'ab', new Date().toISOString().replace(/[:.]/g, '-')));
   const progress = createProgress();
@@ -159,12 +172,13 @@ export async function abCommand(argv: string[]): Promise<number> {
   const workers: Worker[] = [];
   let run: AbRun = emptyRun(sides[0], sides[1]);
   try {
-    progress.log(`ab: base ${label(sides[0])}, head ${label(sides[1])}; starting both sides`);
-    const started = await Promise.allSettled([startWorker(sides[0], matrix, options[0]), startWorker(sides[1], matrix, options[1])]);
+    progress.log(`ab: base ${label(sides[0])}, head ${label(sides[1])}; starting ${replicas} worker${replicas === 1 ? '' : 's'} a side`);
+    const starting = ([0, 1] as const).flatMap((side) => Array.from({ length: replicas }, () => startWorker(sides[side], matrix, options[side])));
+    const started = await Promise.allSettled(starting);
     for (const s of started) if (s.status === 'fulfilled') workers.push(s.value);
     const refused = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (refused !== undefined) throw refused.reason;
-    run = await coordinate([workers[0] as Worker, workers[1] as Worker], { config, thresholdPct, signal: abort.signal, progress });
+    run = await coordinate([workers.slice(0, replicas), workers.slice(replicas)], { config, thresholdPct, signal: abort.signal, progress });
   } catch (error) {
     // A side that cannot start is a usage error when it says so (an old checkout); else the run failed.
     if (error instanceof HarnessError && error.code === 'USAGE') throw error;
@@ -182,7 +196,7 @@ export async function abCommand(argv: string[]): Promise<number> {
   await mkdir(out, { recursive: true });
   const headChecksFailed = run.head.checks.filter((c) => !c.ok);
   const failed = comparison.failed || headChecksFailed.length > 0 || run.interrupted || run.error !== undefined;
-  const record = { base: sides[0], head: sides[1], thresholdPct, matrix, comparison, skipped: run.skipped, checks: { base: run.base.checks, head: run.head.checks }, interrupted: run.interrupted, ...(run.error === undefined ? {} : { error: run.error }), status: failed ? 'fail' : 'ok' };
+  const record = { base: sides[0], head: sides[1], thresholdPct, replicas, matrix, comparison, skipped: run.skipped, checks: { base: run.base.checks, head: run.head.checks }, interrupted: run.interrupted, ...(run.error === undefined ? {} : { error: run.error }), status: failed ? 'fail' : 'ok' };
   await writeFile(path.join(out, 'ab.json'), `${JSON.stringify(record, null, 1)}\n`);
   process.stdout.write(markdown);
   await appendStepSummary(markdown);

@@ -9,14 +9,17 @@ describe('closed-loop block', () => {
     const seen: number[] = [];
     const worker = async (item: number): Promise<number> => {
       seen.push(item);
+      // At least 2 ms by the clock the block reads (a timer alone can fire early on a busy loop).
+      const start = process.hrtime.bigint();
       await sleep(2);
+      while (process.hrtime.bigint() - start < 2_000_000n);
       return item;
     };
     const block = await closedBlock([worker], { durationMs: 30, minRequests: 3, warmupPerWorker: 2 });
     expect(block.requests).toBe(seen.length - 2);
     expect(block.requests).toBeGreaterThanOrEqual(3);
     expect(block.durationNs).toBeGreaterThanOrEqual(30e6);
-    expect(block.latenciesNs.every((ns) => ns >= 1.5e6)).toBe(true); // each ~2 ms, in nanoseconds
+    expect(block.latenciesNs.every((ns) => ns >= 2e6)).toBe(true); // each >= 2 ms, in nanoseconds
     const slow = await closedBlock([() => sleep(20)], { durationMs: 1, minRequests: 4, warmupPerWorker: 0 });
     expect(slow.requests).toBe(4);
   });

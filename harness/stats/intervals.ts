@@ -102,3 +102,22 @@ export function relativeHalfWidth(interval: Interval): number {
   if (e === 0) return interval.high === interval.low ? 0 : Number.POSITIVE_INFINITY;
   return Math.max(interval.estimate - interval.low, interval.high - interval.estimate) / e;
 }
+
+/**
+ * One series from several replicas measured in the same rounds (`ab --replicas`): per round, the
+ * geometric mean of the replicas' figures, over the rounds every replica has a finite, positive
+ * figure for. Each replica is its own set of processes, so what one process set happens to cost
+ * (memory layout, JIT decisions) is averaged out instead of read as the code's.
+ */
+export function replicaSeries(replicas: readonly ReadonlyMap<number, number>[]): Map<number, number> {
+  const out = new Map<number, number>();
+  const first = replicas[0];
+  if (first === undefined) return out;
+  for (const round of first.keys()) {
+    const values = replicas.map((r) => r.get(round));
+    if (values.every((v): v is number => v !== undefined && Number.isFinite(v) && v > 0)) {
+      out.set(round, Math.exp(values.reduce((sum, v) => sum + Math.log(v), 0) / values.length));
+    }
+  }
+  return out;
+}
