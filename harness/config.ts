@@ -39,21 +39,27 @@ export interface BenchOptions {
   limit?: number;
   data?: string;
   connect?: string;
-  device?: 'cpu' | 'cuda' | 'auto';
+  /** With `connect`: an http-json route to `GET` before measuring (`/healthz` on our sidecar); none by default. */
+  healthPath?: string;
+  /** `cuda` is the current device; `cuda:N` picks one. */
+  device?: 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
+  /** The models' weight dtype; `auto` is each model's default (Gemma: bfloat16 on CUDA, float32 on the CPU). */
+  dtype?: 'auto' | 'float32' | 'bfloat16' | 'float16';
   sidecarArgs?: string[];
   out?: string;
   quick?: boolean;
   calibration?: boolean;
 }
 
-export type ResolvedConfig = Readonly<Required<Omit<BenchOptions, 'data' | 'connect' | 'out' | 'limit'>>> & {
+export type ResolvedConfig = Readonly<Required<Omit<BenchOptions, 'data' | 'connect' | 'healthPath' | 'out' | 'limit'>>> & {
+  readonly healthPath?: string;
   readonly data: string | undefined;
   readonly connect: string | undefined;
   readonly out: string | undefined;
   readonly limit: number | undefined;
 };
 
-const FULL: Required<Omit<BenchOptions, 'data' | 'connect' | 'out' | 'limit' | 'quick'>> = {
+const FULL: Required<Omit<BenchOptions, 'data' | 'connect' | 'healthPath' | 'out' | 'limit' | 'quick'>> = {
   suites: ['echo'],
   transports: [...TRANSPORT_NAMES],
   families: [...FAMILIES],
@@ -77,6 +83,7 @@ const FULL: Required<Omit<BenchOptions, 'data' | 'connect' | 'out' | 'limit' | '
   timeoutMs: 30_000,
   readyTimeoutMs: 120_000,
   device: 'auto',
+  dtype: 'auto',
   sidecarArgs: [],
   calibration: true,
 };
@@ -124,6 +131,8 @@ function validate(config: ResolvedConfig): void {
   oneOf('http-setups', config.httpSetups, HTTP_SETUPS);
   oneOf('scenarios', config.scenarios, SCENARIOS);
   oneOf('cpu-pinning', [config.cpuPinning], ['shared', 'split', 'off'] as const);
+  oneOf('dtype', [config.dtype], ['auto', 'float32', 'bfloat16', 'float16'] as const);
+  if (!isDevice(config.device)) usage(`Expected \`--device\` to be cpu, cuda, cuda:N or auto, got \`${config.device}\``);
   const positive = (name: string, values: readonly number[], allowZero = false): void => {
     for (const v of values) {
       if (!Number.isInteger(v) || v < (allowZero ? 0 : 1)) usage(`Expected \`--${name}\` to be ${allowZero ? 'non-negative' : 'positive'} integers, got \`${v}\``);
@@ -143,8 +152,14 @@ function validate(config: ResolvedConfig): void {
   positive('trials', [config.trials]);
   positive('timeout-ms', [config.timeoutMs]);
   if (config.limit !== undefined) positive('limit', [config.limit]);
+  if (config.healthPath !== undefined && !config.healthPath.startsWith('/')) usage(`Expected \`--health-path\` to be a path starting with /, got \`${config.healthPath}\``);
   if (config.maxRounds < config.minRounds) usage(`Expected \`--max-rounds\` (${config.maxRounds}) to be at least \`--min-rounds\` (${config.minRounds})`);
   if (!(config.stabilityPct > 0)) usage(`Expected \`--stability-pct\` to be a positive number, got \`${config.stabilityPct}\``);
+}
+
+/** `cpu`, `auto`, `cuda` (torch's current device) or `cuda:N`. */
+export function isDevice(value: string): value is NonNullable<BenchOptions['device']> {
+  return /^(cpu|auto|cuda|cuda:\d+)$/.test(value);
 }
 
 function usage(message: string): never {

@@ -11,14 +11,19 @@ export const HARNESS_ERROR_CODES = [
   'UNSUPPORTED_OP',
   'MODEL_ERROR',
   'INTERNAL',
-  // Client and harness side.
+  /** Also a wire code: a generation whose client stopped reading for too long. */
   'TIMEOUT',
+  /** Refused at a limit (connections, bytes held for unfinished calls): try again later. */
+  'OVERLOADED',
+  // Client and harness side.
   'SIDECAR_CLOSED',
   'SIDECAR_START_FAILED',
   'SIDECAR_CRASHED',
   'CONNECT_FAILED',
   'PROTOCOL_ERROR',
   'MISMATCH',
+  /** A reply named a class the harness's class names do not have (framed type 1's label text). */
+  'UNKNOWN_LABEL',
   'USAGE',
   'SETUP_FAILED',
   'ABORTED',

@@ -1,13 +1,18 @@
 /** Sidecar leases: a spawned sidecar restarted when it died, or the address given with --connect. */
 import os from 'node:os';
+import { readClassNames } from '../datasets/cifar10.js';
+import { locateCifar10 } from '../datasets/locate.js';
 import { formatAddress, parseAddress, type Address } from '../transports/address.js';
 import { loadTransport } from '../transports/registry.js';
-import type { Transport, TransportName } from '../transports/types.js';
+import type { Transport, TransportName, TransportOptions } from '../transports/types.js';
 import type { ResolvedConfig } from './config.js';
 import { HarnessError, toHarnessError } from './errors.js';
 import { modelFlags } from './model-flags.js';
 import { startSidecar, type Sidecar } from './sidecar.js';
 import type { SidecarLease, SidecarTarget } from './suites/context.js';
+
+/** Our http-json sidecar's health route: a client made once it answers finds the forked worker up. */
+export const SIDECAR_HEALTH_PATH = '/healthz';
 
 export function sidecarArgs(target: SidecarTarget, config: ResolvedConfig): string[] {
   const args = modelFlags(config, target.model);
@@ -16,11 +21,11 @@ export function sidecarArgs(target: SidecarTarget, config: ResolvedConfig): stri
 }
 
 /** Open `count` clients of `transport` on `address` (one connection each); all or none. */
-export async function openClients(transport: TransportName, address: Address, config: ResolvedConfig, count: number): Promise<Transport[]> {
+export async function openClients(transport: TransportName, address: Address, config: ResolvedConfig, count: number, extra: Partial<TransportOptions> = {}): Promise<Transport[]> {
   const factory = await loadTransport(transport);
   const clients: Transport[] = [];
   try {
-    for (let i = 0; i < count; i++) clients.push(await factory({ address, timeoutMs: config.timeoutMs, maxFrameBytes: 64 * 1024 * 1024 }));
+    for (let i = 0; i < count; i++) clients.push(await factory({ ...extra, address, timeoutMs: config.timeoutMs, maxFrameBytes: 64 * 1024 * 1024 }));
   } catch (error) {
     await Promise.all(clients.map((c) => c.close()));
     throw error;
@@ -28,10 +33,37 @@ export async function openClients(transport: TransportName, address: Address, co
   return clients;
 }
 
-/** A lease on a spawned sidecar, restarted on the next `connect` when it died; `stop` ends it. */
+/** Codes with which a sidecar that is alive shows it does not answer: no reply, or no connection made. */
+const HUNG_CODES: ReadonlySet<string> = new Set(['TIMEOUT', 'CONNECT_FAILED']);
+
+/**
+ * Whether a live sidecar has hung: one echo on a fresh connection gets no answer within the
+ * request timeout. Any reply counts as an answer, an error reply too (every core echoes).
+ */
+export async function hasHung(transport: TransportName, address: Address, config: ResolvedConfig): Promise<boolean> {
+  let client: Transport | undefined;
+  try {
+    [client] = await openClients(transport, address, config, 1, { healthPath: SIDECAR_HEALTH_PATH });
+    await client?.echo(new Uint8Array(1));
+    return false;
+  } catch (error) {
+    return HUNG_CODES.has(toHarnessError(error).code);
+  } finally {
+    await client?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * A lease on a spawned sidecar; `stop` ends it. Before every cell opens on it, a sidecar that died
+ * (crashed) or that is alive but answers nothing (hung: SIGSTOPped, deadlocked) is replaced by a
+ * fresh one, so one bad cell does not fail the rest of the matrix.
+ */
 export async function spawnLease(target: SidecarTarget, config: ResolvedConfig): Promise<{ lease: SidecarLease; stop: () => Promise<void> }> {
   const spec = { model: target.model, transport: target.transport, family: target.family, args: sidecarArgs(target, config), readyTimeoutMs: config.readyTimeoutMs };
   let sidecar: Sidecar = await startSidecar(spec);
+  // A sidecar is probed before it is handed out again, not when it has just answered its ready line.
+  let fresh = true;
+  let turn: Promise<unknown> = Promise.resolve();
   const lease: SidecarLease = {
     transport: target.transport,
     family: target.family,
@@ -39,15 +71,23 @@ export async function spawnLease(target: SidecarTarget, config: ResolvedConfig):
     get facts() {
       return { ...sidecar.ready };
     },
-    async live() {
-      if (sidecar.hasExited()) {
-        await sidecar.stop();
-        sidecar = await startSidecar(spec); // the cell before crashed it; the matrix goes on
-      }
-      return sidecar.address;
+    live() {
+      // One at a time: two arms opening at once must not both replace the sidecar.
+      const next = turn.then(async () => {
+        const hung = !fresh && !sidecar.hasExited() && (await hasHung(target.transport, sidecar.address, config));
+        if (hung) sidecar.kill(); // a stopped process takes no SIGTERM
+        if (hung || sidecar.hasExited()) {
+          await sidecar.stop();
+          sidecar = await startSidecar(spec); // the cell before crashed or hung it; the matrix goes on
+        }
+        fresh = false;
+        return sidecar.address;
+      });
+      turn = next.catch(() => undefined);
+      return next;
     },
     async connect(count) {
-      return openClients(target.transport, await this.live(), config, count);
+      return openClients(target.transport, await this.live(), config, count, { healthPath: SIDECAR_HEALTH_PATH });
     },
     crashed: async (graceMs = 1000) => {
       if (!sidecar.hasExited()) await Promise.race([sidecar.exited, new Promise((r) => setTimeout(r, graceMs))]);
@@ -57,17 +97,25 @@ export async function spawnLease(target: SidecarTarget, config: ResolvedConfig):
   return { lease, stop: () => sidecar.stop() };
 }
 
-/** A lease on the sidecar given with `--connect`: nothing to start or stop. */
+/**
+ * A lease on the server given with `--connect`: nothing to start or stop. It may be written to the
+ * idea alone, so its clients speak the idea's requests where it has them (`dialect: 'idea'`), read
+ * a class the server names with the data set's class names, and ask a health route only if told.
+ */
 export function connectedLease(target: SidecarTarget, config: ResolvedConfig): SidecarLease {
   if (config.connect === undefined) throw new HarnessError('USAGE', 'Expected `--connect ADDRESS`');
   const address = parseAddress(config.connect);
+  const options: Partial<TransportOptions> = {
+    dialect: 'idea',
+    ...(target.model === 'cifar' ? { classNames: readClassNames(locateCifar10({ data: config.data })?.dir) } : {}),
+    ...(config.healthPath === undefined ? {} : { healthPath: config.healthPath }),
+  };
   return {
     transport: target.transport,
     family: address.family,
-    ...(target.httpSetup === undefined ? {} : { httpSetup: target.httpSetup }),
     facts: { connect: formatAddress(address) },
     live: () => Promise.resolve(address),
-    connect: (count) => openClients(target.transport, address, config, count),
+    connect: (count) => openClients(target.transport, address, config, count, options),
     crashed: () => Promise.resolve(false),
   };
 }

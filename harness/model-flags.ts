@@ -9,5 +9,6 @@ import type { ResolvedConfig } from './config.js';
 export function modelFlags(config: ResolvedConfig, model: 'echo' | 'cifar' | 'gemma'): string[] {
   const chosen = config.sidecarArgs.includes('--config') || config.sidecarArgs.includes('--checkpoint');
   const tiny = model === 'gemma' && config.quick && !chosen ? ['--config', 'tiny', '--random-init'] : [];
-  return [...tiny, '--device', config.device, ...config.sidecarArgs];
+  const dtype = model !== 'echo' && config.dtype !== 'auto' ? ['--dtype', config.dtype] : [];
+  return [...tiny, '--device', config.device, ...dtype, ...config.sidecarArgs];
 }

@@ -31,6 +31,8 @@ export interface CellKey {
   readonly transport: TransportName | BaselineName;
   readonly family: Family | 'in-process';
   readonly httpSetup?: HttpSetup;
+  /** `--connect` cells: the address of the server measured (a set-up the harness did not start). */
+  readonly connect?: string;
   /** Calibration rows only: the wire spoken (`lean-node` on `framed` or `msgpack`). */
   readonly wire?: CalibrationWire;
   readonly payloadBytes?: number;
@@ -172,13 +174,17 @@ export interface RunResult {
   readonly environment: Environment;
   readonly cells: CellResult[];
   readonly checks: RunCheck[];
-  /** `interrupted`: Ctrl-C; `partial`: some cells failed; the rest is what was measured. */
-  status: 'ok' | 'partial' | 'failed' | 'interrupted';
+  /**
+   * `running` until the run ends (what a killed harness leaves); `interrupted`: Ctrl-C, a signal,
+   * a closed output; `partial`: some cells failed; `failed`: a check failed, or the harness did.
+   */
+  status: 'running' | 'ok' | 'partial' | 'failed' | 'interrupted';
 }
 
 export function cellId(key: CellKey): string {
   const parts: string[] = [key.suite, key.scenario, key.transport, key.family];
   if (key.httpSetup !== undefined) parts.push(`http=${key.httpSetup}`);
+  if (key.connect !== undefined) parts.push(`at=${key.connect}`);
   if (key.wire !== undefined) parts.push(`wire=${key.wire}`);
   if (key.payloadBytes !== undefined) parts.push(`payload=${key.payloadBytes}`);
   parts.push(`c=${key.concurrency}`);
@@ -190,15 +196,15 @@ export function cellId(key: CellKey): string {
   return parts.join('/');
 }
 
-/** The name a cell's series goes by in tables and legends: `framed`, `http-json (gthread)`, `lean-node (msgpack)`. */
-export function seriesName(key: Pick<CellKey, 'transport' | 'httpSetup' | 'wire'>): string {
-  const qualifier = key.httpSetup ?? (key.transport === 'lean-node' ? key.wire : undefined);
+/** The name a cell's series goes by in tables and legends: `framed`, `http-json (gthread)`, `lean-node (msgpack)`, `http-json (tcp:10.0.0.2:5000)`. */
+export function seriesName(key: Pick<CellKey, 'transport' | 'httpSetup' | 'connect' | 'wire'>): string {
+  const qualifier = key.httpSetup ?? key.connect ?? (key.transport === 'lean-node' ? key.wire : undefined);
   return qualifier === undefined ? key.transport : `${key.transport} (${qualifier})`;
 }
 
 /** Just the key fields of a cell (what its `id` is made of). */
 export function keyOf(cell: CellKey): CellKey {
-  const { suite, scenario, transport, family, httpSetup, wire, payloadBytes, concurrency, batch, samplingSteps, streaming, targetRps, loadFraction } = cell;
-  const optional = { httpSetup, wire, payloadBytes, batch, samplingSteps, streaming, targetRps, loadFraction };
+  const { suite, scenario, transport, family, httpSetup, connect, wire, payloadBytes, concurrency, batch, samplingSteps, streaming, targetRps, loadFraction } = cell;
+  const optional = { httpSetup, connect, wire, payloadBytes, batch, samplingSteps, streaming, targetRps, loadFraction };
   return { suite, scenario, transport, family, concurrency, ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)) };
 }

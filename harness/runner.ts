@@ -5,7 +5,7 @@
  */
 import type { ResolvedConfig, SuiteName } from './config.js';
 import { createPinning } from './affinity.js';
-import { captureEnvironment, harnessVersion } from './environment.js';
+import { captureEnvironment, checkDevice, harnessVersion } from './environment.js';
 import { toHarnessError } from './errors.js';
 import { withSidecars } from './leases.js';
 import { RESULTS_SCHEMA_VERSION, type RunResult } from './results.js';
@@ -43,8 +43,11 @@ export async function runBenchmark(options: RunOptions): Promise<RunResult> {
     environment: await captureEnvironment(),
     cells: [],
     checks: [],
-    status: 'ok',
+    // Until the end: a file read mid-run, or left by a harness that was killed, never claims `ok`.
+    status: 'running',
   };
+  // A model run on a CUDA that is not there stops here, before any cell (exit 2).
+  if (config.connect === undefined && config.suites.some((s) => s !== 'echo')) checkDevice(config.device, result.environment);
   let pending: Promise<void> = Promise.resolve();
   const save = (): void => {
     result.finishedAt = new Date().toISOString();
@@ -54,6 +57,7 @@ export async function runBenchmark(options: RunOptions): Promise<RunResult> {
   const layout = config.cpuPinning;
   const pinning = layout === 'off' ? undefined : await createPinning();
   result.environment.cpuPinning = pinning === undefined ? 'off' : 'unavailable' in pinning ? `unavailable: ${pinning.unavailable}` : `echo groups ${layout}: harness on core ${pinning.cpu}`;
+  save(); // on disk before the first cell
   const ctx: SuiteContext = {
     config,
     signal,

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HarnessError } from './errors.js';
-import { startSidecar, stopAllSidecars } from './sidecar.js';
+import { startNativePeer } from './calibration/native-peer.js';
+import { killSidecarsNow, startSidecar, stopAllSidecars } from './sidecar.js';
 import { alive } from './testing.js';
 
 afterAll(stopAllSidecars);
@@ -34,4 +35,14 @@ describe('sidecar lifecycle', () => {
     expect((error as HarnessError).code).toBe('SIDECAR_START_FAILED');
     expect((error as HarnessError).message).toContain('no ready line');
   });
+
+  it('kills every process it started and removes their directories at once, for a harness quitting now', async () => {
+    const started = await Promise.all([startSidecar({ model: 'echo', transport: 'framed', family: 'unix' }), startNativePeer('unix')]);
+    const dirs = started.map((s) => (s.address.family === 'unix' ? path.dirname(s.address.path) : ''));
+    expect(dirs.every((d) => existsSync(d))).toBe(true);
+    killSidecarsNow();
+    expect(dirs.filter((d) => existsSync(d))).toEqual([]);
+    await Promise.all(started.map((s) => s.exited));
+    expect(started.map((s) => alive(s.ready.pid))).toEqual([false, false]);
+  }, 30_000);
 });

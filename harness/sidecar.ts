@@ -1,7 +1,11 @@
 /**
  * Sidecar processes: spawn with execa, wait for the one JSON ready line, stop on exit, on
- * Ctrl-C and on crash. Unix sockets live in a private (0700) temporary directory.
+ * Ctrl-C and on crash. Unix sockets live in a private (0700) temporary directory. Every process
+ * started here leads its own process group, which the harness owns: `killSidecarsNow` ends them
+ * all and removes their directories on any way out (harness/cli/run.ts); a harness that is
+ * SIGKILLed leaves only the directories (the processes get a signal when their parent dies).
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,10 +52,21 @@ export interface Sidecar {
 
 const STDERR_TAIL_BYTES = 4000;
 const live = new Set<Sidecar>();
+/** What `killSidecarsNow` must end: every process group started and every directory not yet removed. */
+const owned = new Set<() => void>();
 
 /** Stop every sidecar still running (Ctrl-C, fatal error). */
 export async function stopAllSidecars(): Promise<void> {
   await Promise.all([...live].map((s) => s.stop(2000)));
+}
+
+/**
+ * SIGKILL every process group started here (ready or still starting) and remove their directories,
+ * synchronously: for a harness on its way out now (a second Ctrl-C, SIGHUP, an uncaught error),
+ * which has no time to wait for a graceful stop.
+ */
+export function killSidecarsNow(): void {
+  for (const end of [...owned]) end();
 }
 
 export async function startSidecar(spec: SidecarSpec): Promise<Sidecar> {
@@ -92,7 +107,16 @@ export async function startSidecar(spec: SidecarSpec): Promise<Sidecar> {
       child.kill(signal); // the group is already gone; make sure the leader is too
     }
   };
-  const cleanupDir = (): Promise<void> => rm(dir, { recursive: true, force: true });
+  const cleanupDir = async (): Promise<void> => {
+    await rm(dir, { recursive: true, force: true });
+    owned.delete(endNow);
+  };
+  const endNow = (): void => {
+    signalGroup('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    owned.delete(endNow);
+  };
+  owned.add(endNow);
 
   let ready: ReadyInfo;
   try {

@@ -3,7 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { CellResult } from '../harness/results.js';
 
 export const CSV_COLUMNS = [
-  'suite', 'scenario', 'transport', 'family', 'http_setup', 'wire', 'payload_bytes', 'concurrency', 'batch', 'sampling_steps', 'streaming', 'target_rps', 'load_fraction',
+  'suite', 'scenario', 'transport', 'family', 'http_setup', 'wire', 'payload_bytes', 'concurrency', 'batch', 'sampling_steps', 'streaming', 'target_rps', 'load_fraction', 'connect',
   'requests', 'errors', 'p50_us', 'p90_us', 'p99_us', 'p999_us', 'max_us', 'mean_us', 'stddev_us', 'rounds_p50_us', 'p50_ci_low_us', 'p50_ci_high_us',
   'floor', 'floor_ratio', 'floor_ratio_ci_low', 'floor_ratio_ci_high',
   'throughput_rps', 'achieved_rps', 'dropped', 'images_per_s', 'accuracy', 'compute_us',
@@ -33,6 +33,7 @@ export function cellRow(cell: CellResult): Row {
     streaming: cell.streaming,
     target_rps: cell.targetRps,
     load_fraction: cell.loadFraction,
+    connect: cell.connect,
     requests: cell.requests,
     errors: cell.errors,
     p50_us: round(l?.p50Us),

@@ -153,7 +153,7 @@ export function serverCells(): CellResult[] {
 const CONFIG: ResolvedConfig = {
   suites: ['echo'], transports: ['framed'], families: ['unix', 'tcp'], httpSetups: ['sync', 'gthread'], scenarios: ['single-stream', 'concurrency'],
   payloadBytes: [64, 3072, 1_048_576], concurrency: [4, 16], ratesRps: [500], batchSizes: [64], samplingSteps: [8],
-  warmupRequests: 20, warmupMs: 20, blockMs: 5, minRounds: 8, maxRounds: 100, maxGroupMs: 5000, stabilityPct: 10, seed: 1, cpuPinning: 'shared', trials: 1,
+  warmupRequests: 20, warmupMs: 20, blockMs: 5, minRounds: 8, maxRounds: 100, maxGroupMs: 5000, stabilityPct: 10, seed: 1, cpuPinning: 'shared', trials: 1, dtype: 'auto',
   timeoutMs: 30_000, readyTimeoutMs: 120_000, device: 'auto', sidecarArgs: [], calibration: true, quick: true, data: undefined, connect: undefined, out: undefined, limit: 300,
 };
 

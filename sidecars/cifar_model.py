@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Union
+from typing import Callable, Union
 
 import numpy as np
 import torch
@@ -41,48 +41,65 @@ def build_model() -> nn.Sequential:
     )
 
 
-def images_to_tensor(data: BufferLike, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Decode K*3072 planar uint8 bytes into a float (K,3,32,32) tensor in [0,1].
+class StagingBuffer:
+    """A reusable host buffer that batches are copied into before an upload to the GPU.
+
+    Pinned (page-locked) memory is what lets a host-to-device copy run with non_blocking=True, and
+    pinning is slow (cudaHostAlloc), so the buffer is allocated once and grown only for a larger batch.
+    Not thread-safe, and a staged view must not be overwritten while its upload may still be running:
+    the owner holds one lock from stage() until after a synchronize (the CIFAR core's forward-pass lock).
+    `allocate` is injectable so the staging and reuse logic runs, unpinned, in CPU-only tests.
+    """
+
+    def __init__(self, allocate: Callable[[int], torch.Tensor] | None = None) -> None:
+        self._allocate = allocate or _pinned_bytes
+        self._buffer = torch.empty(0, dtype=torch.uint8)
+        self.allocations = 0
+
+    @property
+    def capacity(self) -> int:
+        return self._buffer.numel()
+
+    def stage(self, pixels: np.ndarray) -> torch.Tensor:
+        """A uint8 view of the buffer holding `pixels`, valid until the next stage()."""
+        size = pixels.size
+        if size > self.capacity:
+            # At least doubling, so a run of slowly growing batches re-pins a handful of times, not each time.
+            self._buffer = self._allocate(max(size, 2 * self.capacity))
+            self.allocations += 1
+        view = self._buffer[:size]
+        view.numpy()[:] = pixels
+        return view
+
+
+def _pinned_bytes(size: int) -> torch.Tensor:
+    return torch.empty(size, dtype=torch.uint8, pin_memory=True)
+
+
+def images_to_tensor(data: BufferLike, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+                     staging: StagingBuffer | None = None) -> torch.Tensor:
+    """Decode K*3072 planar uint8 bytes into a (K,3,32,32) tensor of `dtype` in [0,1].
 
     The planar layout is already NCHW, so decoding is a reshape plus one cast, no per-pixel loop;
-    the caller guarantees the size is a non-zero multiple of IMAGE_BYTES.
+    the caller guarantees the size is a non-zero multiple of IMAGE_BYTES. With `staging` the bytes go
+    through that buffer and are uploaded with non_blocking=True: the caller must synchronize before
+    it stages the next batch (see StagingBuffer).
     """
     view = memoryview(data).cast("B")
     count = len(view) // IMAGE_BYTES
     pixels = np.frombuffer(view, dtype=np.uint8, count=count * IMAGE_BYTES)
     device = torch.device(device)
     # Torch warns about read-only arrays (the bytes a front-end hands over), so every path goes
-    # through a fresh array: on CPU the float cast is that copy; elsewhere the uint8 copy is tiny
-    # and the cast runs on the device after a 4x smaller upload.
-    if device.type == "cpu":
+    # through a fresh array or the staging buffer: on CPU the float cast is that copy; elsewhere the
+    # uint8 copy is small and the cast runs on the device after a 4x smaller upload.
+    if staging is not None:
+        floats = staging.stage(pixels).to(device, non_blocking=True).to(torch.float32)
+    elif device.type == "cpu":
         floats = torch.from_numpy(pixels.astype(np.float32))
     else:
         floats = torch.from_numpy(pixels.copy()).to(device).to(torch.float32)
-    return floats.view(count, 3, 32, 32).div_(255.0)
-
-
-def select_device(name: str) -> torch.device:
-    """Resolve 'cpu' | 'cuda' | 'auto' (cuda when one is available)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"Expected a CUDA device for `--device cuda`, but torch {torch.__version__} "
-                "sees none (CPU-only build or no GPU); use `--device cpu` or `auto`"
-            )
-        return torch.device("cuda:0")
-    raise ValueError(f"Expected `--device` to be one of cpu, cuda, auto, got {name!r}")
-
-
-def describe_device(device: torch.device) -> str:
-    """'cpu' or 'cuda:0 (NVIDIA H100 ...)' for results and the ready line."""
-    if device.type == "cuda":
-        index = device.index or 0
-        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    return "cpu"
+    # Scaled in float32 whatever the model's dtype, so bfloat16 and float16 see the same rounded inputs.
+    return floats.view(count, 3, 32, 32).div_(255.0).to(dtype)
 
 
 def _torch_load(path: Path, device: torch.device) -> object:
@@ -94,8 +111,8 @@ def _torch_load(path: Path, device: torch.device) -> object:
     )
 
 
-def load_model(path: str | Path, device: torch.device) -> nn.Sequential:
-    """Build the network and fill it from a float32 state dict; any mismatch is a WeightsError."""
+def load_model(path: str | Path, device: torch.device, dtype: torch.dtype = torch.float32) -> nn.Sequential:
+    """Build the network, fill it from a float32 state dict and cast it to `dtype`; any mismatch is a WeightsError."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"CIFAR weights file {path} does not exist")
@@ -115,4 +132,4 @@ def load_model(path: str | Path, device: torch.device) -> nn.Sequential:
         raise WeightsError(
             f"CIFAR weights file {path} does not fit the architecture: {' '.join(first[:4])}"
         ) from exc
-    return model.to(device=device, dtype=torch.float32).eval()
+    return model.to(device=device, dtype=dtype).eval()

@@ -1,7 +1,8 @@
 """`python3 -m sidecars --model M --transport T --listen ADDRESS [model options]`.
 
 Prints exactly one JSON ready line on stdout once it can serve; everything else goes to stderr.
-Exit codes: 0 after a clean SIGTERM/SIGINT, 2 for bad arguments, 3 when the model cannot load.
+Exit codes: 0 after a clean SIGTERM/SIGINT, 2 for bad arguments, 3 when the model cannot load
+(in http-json's forked worker too, when the model loads there: see docs/gpu.md).
 """
 from __future__ import annotations
 
@@ -9,21 +10,32 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from typing import Any
 
-from .address import Address, parse_address
+from .address import Address, ListenError, parse_address
 from .cores import CORES, create_core
+from .cores.base import Core
 from .frontends import FRONTENDS, load_frontend
 from .parent import die_with_parent
 
 EXIT_USAGE, EXIT_STARTUP = 2, 3
+DEVICE_NAME = re.compile(r"cpu|auto|cuda(:[0-9]+)?")
+
+
+def device_arg(text: str) -> str:
+    """The argparse type of `--device`: a name select_device (sidecars.device) resolves; checked
+    here without torch, so a sidecar whose model needs no torch never imports it."""
+    if not DEVICE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"Expected `--device` to be cpu, cuda, cuda:N or auto, got {text!r}")
+    return text
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """The flags that say which model to build and how: shared with the in-process baseline
     (sidecars.inprocess), so both build the core from the very same command line."""
-    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    p.add_argument("--device", type=device_arg, default="auto", help="cpu, cuda (the current device), cuda:N or auto")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     p.add_argument("--weights", default=None, help="CIFAR CNN state dict")
     p.add_argument("--data", default=None, help="CIFAR-10 directory (class names)")
@@ -33,8 +45,12 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokenizer", default=os.environ.get("MODEL_TOKENIZER"))
     p.add_argument("--random-init", action="store_true")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=None,
+                   help="weights and activations; default the model's own (gemma: bfloat16 on CUDA, else float32)")
     p.add_argument("--cache-size", type=int, default=1024)
+    p.add_argument("--client-stall-timeout-s", type=float, default=None,
+                   help="gemma: end a streamed generation with TIMEOUT once its client has read nothing for this "
+                        "long while its queue is full (default 30; docs/protocol.md, Limits for generation)")
     # Fault injection for the harness's reliability tests (sidecars/faults.py).
     p.add_argument("--stall-ms", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--crash-after", type=int, default=0, help=argparse.SUPPRESS)
@@ -50,6 +66,16 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
                    help="gunicorn worker class for http-json (sync closes the connection per response)")
     p.add_argument("--grpc-server", choices=["aio", "thread"], default="thread",
                    help="grpc server API; thread measured 1-7%% faster at p50 than aio here (docs/results.md)")
+    p.add_argument("--load-after-fork", action="store_true",
+                   help="http-json: load the model in gunicorn's worker, as is always done on CUDA (docs/gpu.md)")
+    p.add_argument("--max-connections", type=int, default=512,
+                   help="framed, msgpack: connections open at once; one more is refused with OVERLOADED")
+    p.add_argument("--read-timeout-s", type=float, default=10.0,
+                   help="http-json: seconds a request (head and body) has to arrive whole")
+    p.add_argument("--max-inflight-bytes", type=int, default=128 * 1024 * 1024,
+                   help="grpc: request and reply bytes held for calls not yet ended; more calls are refused with OVERLOADED")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="listen on a TCP address other than loopback (the sidecar has no authentication; a warning goes to stderr)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,8 +90,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def model_options(args: argparse.Namespace) -> dict[str, Any]:
     names = ("device", "threads", "weights", "data", "arch", "config", "checkpoint", "tokenizer",
-             "random_init", "seed", "dtype", "cache_size")
+             "random_init", "seed", "dtype", "cache_size", "client_stall_timeout_s")
     return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
+def loads_after_fork(args: argparse.Namespace, core: Core) -> bool:
+    """Whether the model loads in http-json's forked worker rather than before the fork: always on
+    CUDA, which a process cannot use once its parent has initialised it (docs/gpu.md)."""
+    return args.transport == "http-json" and (args.load_after_fork or core.uses_cuda())
+
+
+def load_core(core: Core, model: str) -> bool:
+    """core.load(); a failure is reported on stderr, with its cause, as a startup error."""
+    try:
+        core.load()
+    except Exception as exc:
+        print(f"sidecar: cannot load model `{model}`: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,33 +115,46 @@ def main(argv: list[str] | None = None) -> int:
                         format="sidecar %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     die_with_parent()
+    pid = os.getpid()  # the ready line names this process even when a forked worker prints it
     try:
-        address = parse_address(args.listen)
+        address = parse_address(args.listen, allow_remote=args.allow_remote)
         serve = load_frontend(args.transport)
     except (ValueError, ImportError) as exc:
         print(f"sidecar: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
         core = create_core(args.model, model_options(args))
-        core.load()
-    except Exception as exc:  # any load failure is reported, with its cause, as a startup error
+        after_fork = loads_after_fork(args, core)
+    except Exception as exc:  # bad model options are reported, with their cause, as a startup error
         print(f"sidecar: cannot load model `{args.model}`: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_STARTUP
     if args.stall_ms or args.crash_after or args.inject_delay_us:
         from .faults import with_faults
         core = with_faults(core, args.stall_ms, args.crash_after, args.inject_delay_us)
+    if not after_fork and not load_core(core, args.model):
+        return EXIT_STARTUP
+
+    def load_in_worker() -> None:
+        if not load_core(core, args.model):
+            raise SystemExit(EXIT_STARTUP)
 
     def on_ready(bound: Address) -> None:
         line = {"event": "ready", "model": args.model, "transport": args.transport,
-                "address": str(bound), "pid": os.getpid(), **core.info()}
+                "address": str(bound), "pid": pid, **core.info()}
         if args.transport == "http-json":
-            line["http_worker"] = args.http_worker
+            line.update(http_worker=args.http_worker, load_after_fork=after_fork)
         elif args.transport == "grpc":
             line["grpc_server"] = args.grpc_server
         sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
 
     options = {"max_frame_bytes": args.max_frame_bytes, "http_worker": args.http_worker,
-               "grpc_server": args.grpc_server}
-    serve(core, address, options, on_ready)
+               "grpc_server": args.grpc_server, "load_in_worker": load_in_worker if after_fork else None,
+               "max_connections": args.max_connections, "read_timeout_s": args.read_timeout_s,
+               "max_inflight_bytes": args.max_inflight_bytes}
+    try:
+        serve(core, address, options, on_ready)
+    except ListenError as exc:  # refused at bind time (grpc 0.0.0.0, a file created while the model loaded)
+        print(f"sidecar: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return 0

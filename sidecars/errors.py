@@ -9,7 +9,9 @@ CODES = frozenset(
         "UNKNOWN_TYPE",  # framed message type or msgpack op not known
         "BAD_INPUT",  # well-framed request whose content is wrong (sizes, types, values)
         "UNSUPPORTED_OP",  # this model core does not implement the operation
+        "OVERLOADED",  # refused at a limit (connections, calls in flight): try again later
         "MODEL_ERROR",  # the model raised while serving a valid request
+        "TIMEOUT",  # the client was too slow: e.g. it did not read its stream (--client-stall-timeout-s)
         "INTERNAL",  # anything else inside the sidecar
     }
 )

@@ -26,6 +26,12 @@ class _Faulty(Core):
         self._lock = threading.Lock()
         self.name = inner.name
 
+    def load(self) -> None:
+        self._inner.load()
+
+    def uses_cuda(self) -> bool:
+        return self._inner.uses_cuda()
+
     def info(self) -> dict[str, Any]:
         faults = {"stall_ms": int(self._stall_s * 1000), "crash_after": self._crash_after,
                   "inject_delay_us": self._delay_ns / 1000}

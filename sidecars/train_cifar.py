@@ -19,7 +19,9 @@ import torch
 from torch import nn
 
 from . import cifar_data
-from .cifar_model import build_model, select_device
+from .cifar_model import build_model
+from .cli import device_arg
+from .device import select_device
 
 EVAL_BATCH = 1000
 
@@ -31,7 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", required=True, help="where to save the state dict (.pt)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", choices=("cpu", "cuda", "auto"))
+    parser.add_argument("--device", default="auto", type=device_arg, help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--flip", action="store_true", help="random horizontal flips while training")
     args = parser.parse_args(argv)

@@ -26,7 +26,7 @@ const sidecarArgs = (t: Target, extra: string[] = []): string[] => [...(t.httpSe
 
 async function client(target: Target, sidecar: Sidecar, timeoutMs = 10_000): Promise<Transport> {
   const factory = await loadTransport(target.transport);
-  return factory({ address: sidecar.address, timeoutMs, maxFrameBytes: 64 * 1024 * 1024 });
+  return factory({ address: sidecar.address, timeoutMs, maxFrameBytes: 64 * 1024 * 1024, healthPath: '/healthz' }); // http-json: our sidecar's
 }
 
 afterAll(stopAllSidecars);

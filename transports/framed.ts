@@ -6,7 +6,7 @@ import { fromWireError, HarnessError } from '../harness/errors.js';
 import { connectFrameSocket } from './socket/connection.js';
 import { createInFlight } from './socket/in-flight.js';
 import type { ClassifyReply, GenerateParams, GenerateReply, Transport, TransportFactory } from './types.js';
-import { toGenerateStats } from './types.js';
+import { labelIndex, toGenerateStats } from './types.js';
 
 export const FRAME_TYPES = { echo: 0, classify: 1, classifyBatch: 2, generate: 3, generateStream: 4, token: 5, classifyTimed: 6, error: 255 } as const;
 
@@ -16,6 +16,8 @@ interface Reply {
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+const IMAGE_BYTES = 3072;
 const encoder = new TextEncoder();
 
 /** `[u32 BE 1 + body.length][u8 type]`: the frame header that precedes `body`. */
@@ -89,14 +91,32 @@ export const createFramedTransport: TransportFactory = async (options) => {
     return { response: final.response, stats: toGenerateStats(final.stats) };
   }
 
+  /** The idea's type 1: the reply is the class name, read back as an index by the class names given. */
+  async function classifyOne(image: Uint8Array): Promise<ClassifyReply> {
+    const body = expectType(await request(FRAME_TYPES.classify, image), FRAME_TYPES.classify);
+    let name: string;
+    try {
+      name = strictDecoder.decode(body);
+    } catch (error) {
+      throw new HarnessError('PROTOCOL_ERROR', `Expected the class name in UTF-8, got ${body.length} bytes that are not`, { cause: error });
+    }
+    return { labels: Uint8Array.of(labelIndex(name, options.classNames)), names: [name] };
+  }
+
+  /** Our type 2 (the idea defines no batch): one class index byte per image. */
+  async function classifyBatch(images: Uint8Array): Promise<ClassifyReply> {
+    return { labels: expectType(await request(FRAME_TYPES.classifyBatch, images), FRAME_TYPES.classifyBatch) };
+  }
+
   const transport: Transport = {
     name: 'framed',
     async echo(payload) {
       return expectType(await request(FRAME_TYPES.echo, payload), FRAME_TYPES.echo);
     },
-    // The timed type (6), not the idea's type 1: its reply carries the model's compute time, so the
-    // transport's overhead is measured per request (docs/protocol.md).
+    // Our timed type (6) unless told to speak the idea's wire: its reply carries the model's compute
+    // time, so the transport's overhead is measured per request (docs/protocol.md).
     async classify(images): Promise<ClassifyReply> {
+      if (options.dialect === 'idea') return images.length === IMAGE_BYTES ? classifyOne(images) : classifyBatch(images);
       const body = expectType(await request(FRAME_TYPES.classifyTimed, images), FRAME_TYPES.classifyTimed);
       if (body.length < 8) throw new HarnessError('PROTOCOL_ERROR', `Expected a timed classify reply of at least 8 bytes, got ${body.length}`);
       const computeNs = Number(new DataView(body.buffer, body.byteOffset, 8).getBigUint64(0));

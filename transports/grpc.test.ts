@@ -157,7 +157,8 @@ describe('grpc proto', () => {
     const status = (code: grpc.status, details = 'x'): string => fromGrpcError(Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() })).code;
     expect(status(grpc.status.DEADLINE_EXCEEDED)).toBe('TIMEOUT');
     expect(status(grpc.status.UNAVAILABLE)).toBe('SIDECAR_CLOSED');
-    expect(status(grpc.status.RESOURCE_EXHAUSTED)).toBe('FRAME_TOO_LARGE');
+    expect(status(grpc.status.RESOURCE_EXHAUSTED, 'Received message larger than max (70000000 vs. 67108864)')).toBe('FRAME_TOO_LARGE');
+    expect(status(grpc.status.RESOURCE_EXHAUSTED, 'Concurrent RPC limit exceeded!')).toBe('OVERLOADED');
     expect(status(grpc.status.UNKNOWN)).toBe('PROTOCOL_ERROR');
     const metadata = new grpc.Metadata();
     metadata.set('sidecar-error-code', 'MODEL_ERROR');

@@ -68,7 +68,10 @@ export function fromGrpcError(error: unknown): HarnessError {
   if (error instanceof HarnessError) return error;
   const e = error as Partial<grpc.ServiceError>;
   const sent = e.metadata?.get(ERROR_CODE_KEY)[0];
-  const fromStatus = e.code === undefined ? undefined : STATUS_CODES[e.code];
+  // gRPC's own RESOURCE_EXHAUSTED is a message over its size limit, or grpcio's cap on calls
+  // (`maximum_concurrent_rpcs`: "Concurrent RPC limit exceeded!"), which is a refusal at a limit.
+  const overLimit = e.code === grpc.status.RESOURCE_EXHAUSTED && /concurrent rpc limit/i.test(e.details ?? '');
+  const fromStatus = e.code === undefined ? undefined : overLimit ? 'OVERLOADED' : STATUS_CODES[e.code];
   const code: HarnessErrorCode = isHarnessErrorCode(sent) ? sent : (fromStatus ?? 'PROTOCOL_ERROR');
   const message = e.details ?? (error instanceof Error ? error.message : String(error));
   return new HarnessError(code, message, { cause: error, details: { grpcStatus: e.code } });

@@ -26,7 +26,8 @@ async function sidecar(family: Family, setup: HttpSetup, ...extra: string[]): Pr
 }
 
 async function connect(address: Address, timeoutMs = 5000, maxFrameBytes = MAX_FRAME_BYTES): Promise<Transport> {
-  const transport = await createHttpJsonTransport({ address, timeoutMs, maxFrameBytes });
+  // Our sidecar's health route: the client is made once gunicorn's forked worker answers.
+  const transport = await createHttpJsonTransport({ address, timeoutMs, maxFrameBytes, healthPath: '/healthz' });
   transports.push(transport);
   return transport;
 }
@@ -268,7 +269,7 @@ describe.each([
     ['image of 3071 bytes', 400, 'BAD_INPUT', httpRequest('POST', '/classify', JSON.stringify({ image: Buffer.alloc(3071).toString('base64') }))],
     ['images of 3073 bytes', 400, 'BAD_INPUT', httpRequest('POST', '/classify_batch', JSON.stringify({ images: Buffer.alloc(3073).toString('base64') }))],
     ['stream: "yes"', 400, 'BAD_INPUT', httpRequest('POST', '/prompt', '{"prompt": "x", "stream": "yes"}')],
-    ['sampling_steps: "4"', 400, 'BAD_INPUT', httpRequest('POST', '/prompt', '{"prompt": "x", "sampling_steps": "4"}')],
+    ['sampling_steps: "four"', 400, 'BAD_INPUT', httpRequest('POST', '/prompt', '{"prompt": "x", "sampling_steps": "four"}')],
     ['a body over the limit', 413, 'FRAME_TOO_LARGE', httpRequest('POST', '/echo', JSON.stringify({ prompt: 'x'.repeat(LIMITED_BYTES) }))],
     ['an unknown route', 404, 'UNKNOWN_TYPE', httpRequest('POST', '/nope', '{}')],
     ['a wrong method', 405, 'UNKNOWN_TYPE', httpRequest('GET', '/echo')],

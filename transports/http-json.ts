@@ -2,13 +2,16 @@
  * The `http-json` wire: JSON over HTTP/1.1 to a Flask app under gunicorn (docs/protocol.md), through
  * one undici Client, that is one keep-alive connection, per transport. Binary payloads travel
  * base64-encoded in JSON strings: that is the honest cost of this wire. Error bodies
- * (`{"error": {code, message}}`) become HarnessErrors with the same codes.
+ * (`{"error": {code, message}}`) become HarnessErrors with the same codes; a server written to the
+ * idea alone is read as it answers (http-json-replies.ts).
  */
 import { Buffer } from 'node:buffer';
+import net from 'node:net';
 import { Client, type Dispatcher } from 'undici';
 import { fromWireError, HarnessError, toHarnessError } from '../harness/errors.js';
 import type { Address } from './address.js';
 import { generateFields } from './framed.js';
+import { parseJsonReply, record, replyError, responseText } from './http-json-replies.js';
 import type { ClassifyReply, GenerateParams, GenerateReply, Transport, TransportFactory } from './types.js';
 import { toGenerateStats } from './types.js';
 
@@ -66,10 +69,6 @@ export function createSseParser(onData: (data: string) => void): { push(chunk: U
   };
 }
 
-function record(value: unknown): Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-}
-
 function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
@@ -78,17 +77,26 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-/** A non-200 reply: the wire's error object when there is one. */
-function replyError(statusCode: number, text: string): HarnessError {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return new HarnessError('PROTOCOL_ERROR', `Expected a JSON error body with HTTP ${statusCode}, got ${JSON.stringify(text.slice(0, 200))}`);
-  }
-  const error = record(body)['error'];
-  if (error === undefined) return new HarnessError('PROTOCOL_ERROR', `Expected an \`error\` object with HTTP ${statusCode}, got ${text.slice(0, 200)}`);
-  return fromWireError(error);
+function contentTypeOf(response: Dispatcher.ResponseData): string {
+  const value = response.headers['content-type'];
+  return (Array.isArray(value) ? value[0] : value) ?? '';
+}
+
+/** Whether `address` accepts a connection (closed at once): a wrong address fails here, as on the other wires. */
+function probe(address: Address, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = address.family === 'unix' ? net.connect(address.path) : net.connect(address.port, address.host);
+    const fail = (error: Error): void => {
+      socket.destroy();
+      reject(new HarnessError('CONNECT_FAILED', `Could not connect to the http-json server: ${error.message}`, { cause: error }));
+    };
+    socket.setTimeout(timeoutMs, () => fail(new Error(`no connection within ${timeoutMs} ms`)));
+    socket.once('error', fail);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+  });
 }
 
 function byteLabels(values: readonly unknown[]): Uint8Array {
@@ -143,21 +151,40 @@ export const createHttpJsonTransport: TransportFactory = async (options) => {
   /** One request, its whole body read, as the reply object; a non-200 reply throws its error. */
   async function call(method: 'GET' | 'POST', path: string, fields?: unknown): Promise<Record<string, unknown>> {
     const response = await send(method, path, fields);
+    return replyObject(response, `${method} ${path}`);
+  }
+
+  async function replyObject(response: Dispatcher.ResponseData, request: string): Promise<Record<string, unknown>> {
     const text = await readText(response);
-    if (response.statusCode !== 200) throw replyError(response.statusCode, text);
-    return record(parseJson(text, `reply from ${path}`));
+    if (response.statusCode !== 200) throw replyError(response.statusCode, text, contentTypeOf(response), request);
+    return record(parseJsonReply(text, contentTypeOf(response), request));
+  }
+
+  const generated = (reply: Record<string, unknown>): GenerateReply => ({ response: responseText(reply['response']), stats: toGenerateStats(reply['stats']) });
+
+  async function checkHealth(path: string): Promise<void> {
+    const response = await send('GET', path);
+    const text = await readText(response);
+    if (response.statusCode < 200 || response.statusCode > 299) throw replyError(response.statusCode, text, contentTypeOf(response), `GET ${path}`);
   }
 
   async function generateStream(params: GenerateParams, onText: (text: string) => void): Promise<GenerateReply> {
+    const request = `POST ${HTTP_PATHS.prompt}`;
     const response = await send('POST', HTTP_PATHS.prompt, { ...generateFields(params), stream: true });
-    if (response.statusCode !== 200) throw replyError(response.statusCode, await readText(response));
+    if (response.statusCode !== 200) throw replyError(response.statusCode, await readText(response), contentTypeOf(response), request);
+    if (!contentTypeOf(response).startsWith('text/event-stream')) {
+      // A server that does not stream (the idea's ignores `stream`) answers whole: its text arrives as one piece, at the end.
+      const reply = generated(await replyObject(response, request));
+      onText(reply.response);
+      return reply;
+    }
     let final: GenerateReply | undefined;
     let failure: HarnessError | undefined;
     const parser = createSseParser((data) => {
       const event = record(parseJson(data, 'server-sent event'));
       if (typeof event['token'] === 'string') onText(event['token']);
       else if (event['error'] !== undefined) failure ??= fromWireError(event['error']);
-      else if (event['done'] === true && typeof event['response'] === 'string') final = { response: event['response'], stats: toGenerateStats(event['stats']) };
+      else if (event['done'] === true) final = generated(event);
     });
     try {
       for await (const chunk of response.body as AsyncIterable<Uint8Array>) parser.push(chunk);
@@ -169,10 +196,11 @@ export const createHttpJsonTransport: TransportFactory = async (options) => {
     return final;
   }
 
-  // Connect and check the peer now, so a wrong address fails here (CONNECT_FAILED) like the other wires.
+  // Check the peer now, so a wrong address fails here (CONNECT_FAILED) like the other wires. Readiness
+  // is the route under test answering; a health route is asked only when one is named.
   try {
-    const health = await call('GET', HTTP_PATHS.health);
-    if (health['status'] !== 'ok') throw new HarnessError('PROTOCOL_ERROR', `Expected {"status": "ok"} from ${HTTP_PATHS.health}, got ${JSON.stringify(health)}`);
+    if (options.healthPath === undefined) await probe(address, timeoutMs);
+    else await checkHealth(options.healthPath);
   } catch (error) {
     await client.destroy();
     throw error;
@@ -197,9 +225,7 @@ export const createHttpJsonTransport: TransportFactory = async (options) => {
       return typeof computeNs === 'number' ? { labels, computeNs } : { labels };
     },
     async generate(params) {
-      const reply = await call('POST', HTTP_PATHS.prompt, generateFields(params));
-      if (typeof reply['response'] !== 'string') throw new HarnessError('PROTOCOL_ERROR', 'Expected `response` in the generate reply');
-      return { response: reply['response'], stats: toGenerateStats(reply['stats']) };
+      return generated(await call('POST', HTTP_PATHS.prompt, generateFields(params)));
     },
     generateStream,
     async close() {

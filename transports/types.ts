@@ -1,3 +1,4 @@
+import { HarnessError } from '../harness/errors.js';
 import type { Address } from './address.js';
 
 /** A transport's name describes its wire; the same string is used by the CLI, CSV, charts and Python. */
@@ -8,12 +9,28 @@ export type TransportName = (typeof TRANSPORT_NAMES)[number];
 export const HTTP_SETUPS = ['sync', 'gthread'] as const;
 export type HttpSetup = (typeof HTTP_SETUPS)[number];
 
+/**
+ * Which requests a client may send. `ours` (the default): every request this project defines, the
+ * timed ones included. `idea`: where the idea this project grew from defines a request, only that
+ * one (framed type 1 for one image, whose reply names the class), so that a server written to the
+ * idea alone answers; what the idea does not define (batches) stays ours (docs/protocol.md).
+ */
+export type Dialect = 'ours' | 'idea';
+
 export interface TransportOptions {
   readonly address: Address;
   /** A request with no reply after this long fails with TIMEOUT (and its connection is dropped). */
   readonly timeoutMs: number;
   /** Frames or messages larger than this are refused in both directions. */
   readonly maxFrameBytes: number;
+  readonly dialect?: Dialect;
+  /** The model's class names, by index: how a reply that names its class is read back as an index. */
+  readonly classNames?: readonly string[];
+  /**
+   * http-json: a route to `GET` when the client is created, which must answer 2xx (our sidecar's
+   * is `/healthz`). Without one the client only checks that the address accepts a connection.
+   */
+  readonly healthPath?: string;
 }
 
 export interface ClassifyReply {
@@ -21,6 +38,18 @@ export interface ClassifyReply {
   readonly labels: Uint8Array;
   /** The model's own compute time for the request, when the wire carries it. */
   readonly computeNs?: number;
+  /** The classes as the server named them, when the reply names them (framed type 1). */
+  readonly names?: readonly string[];
+}
+
+/** The index of class `name` in `classNames`; a name not there is UNKNOWN_LABEL. */
+export function labelIndex(name: string, classNames: readonly string[] | undefined): number {
+  const index = classNames?.indexOf(name) ?? -1;
+  if (index < 0 || index > 255) {
+    const known = classNames === undefined ? 'no class names were given' : `expected one of ${classNames.join(', ')}`;
+    throw new HarnessError('UNKNOWN_LABEL', `The server named the class ${JSON.stringify(name.slice(0, 200))}: ${known}`, { details: { label: name } });
+  }
+  return index;
 }
 
 export interface GenerateParams {

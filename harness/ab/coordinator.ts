@@ -8,7 +8,7 @@
  * round or time cap; model groups run their fixed pass.
  */
 import type { ResolvedConfig } from '../config.js';
-import { HarnessError } from '../errors.js';
+import { HarnessError, isHarnessErrorCode } from '../errors.js';
 import { runRounds, type Arm, type PlacedBlock } from '../load/rounds.js';
 import type { CellResult, RunCheck } from '../results.js';
 import { medianInterval, perRoundRatios, relativeHalfWidth, replicaSeries } from '../stats/intervals.js';
@@ -148,6 +148,28 @@ export interface AbCoordinatorOptions {
   readonly progress: Progress;
 }
 
+/** After Ctrl-C, a worker gets this long to announce its next group or end before the run stops without it. */
+const ABORT_GRACE_MS = 20_000;
+
+/** `promise`, or ABORTED once `signal` has been aborted for ABORT_GRACE_MS: an interrupted run never waits on a hung worker. */
+async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, who: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const gaveUp = new Promise<never>((_, reject) => {
+    const start = (): void => {
+      timer = setTimeout(() => reject(new HarnessError('ABORTED', `Interrupted: ${who} did not stop within ${ABORT_GRACE_MS} ms`)), ABORT_GRACE_MS);
+    };
+    if (signal.aborted) start();
+    else signal.addEventListener('abort', (onAbort = start), { once: true });
+  });
+  try {
+    return await Promise.race([promise, gaveUp]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+  }
+}
+
 /** A run with nothing measured yet. */
 export function emptyRun(base: SideSource, head: SideSource): AbRun {
   const side = (source: SideSource): SideResult => ({ source, cells: [], checks: [], environment: {}, status: 'unknown' });
@@ -164,12 +186,15 @@ export async function coordinate(workers: SideWorkers, options: AbCoordinatorOpt
   const next = async (side: 0 | 1, replica: number): Promise<Announced | undefined> => {
     if (!(pending[side] as boolean[])[replica]) return undefined;
     const worker = workers[side][replica] as Worker;
-    const event: WorkerEvent = await worker.next(GROUP_TIMEOUT_MS);
+    const event: WorkerEvent = await untilAborted(worker.next(GROUP_TIMEOUT_MS), options.signal, `the ${worker.side.name} worker (${worker.side.label})`);
     if (event.event === 'group') return event;
     if (event.event === 'done') {
       finish(results[side], event, replica, replicas);
       (pending[side] as boolean[])[replica] = false;
       return undefined;
+    }
+    if (event.event === 'failed') {
+      throw new HarnessError(isHarnessErrorCode(event.code) ? event.code : 'INTERNAL', `The ${worker.side.name} side (${worker.side.label}): ${event.message}`);
     }
     throw new HarnessError('PROTOCOL_ERROR', `Expected a group or the end from the ${worker.side.name} worker, got \`${event.event}\``);
   };

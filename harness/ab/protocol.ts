@@ -36,7 +36,9 @@ export type WorkerEvent =
   | { readonly event: 'hello'; readonly protocol: number; readonly harnessVersion: string }
   | ({ readonly event: 'group' } & WireGroup)
   | { readonly event: 'block'; readonly id: string; readonly round: number; readonly block: WireBlock }
-  | { readonly event: 'done'; readonly status: string; readonly checks: readonly RunCheck[]; readonly environment: Readonly<Record<string, unknown>> };
+  | { readonly event: 'done'; readonly status: string; readonly checks: readonly RunCheck[]; readonly environment: Readonly<Record<string, unknown>> }
+  /** The worker's run stopped with an error before its end (e.g. USAGE: `--device cuda` without CUDA); it exits next. */
+  | { readonly event: 'failed'; readonly code: string; readonly message: string };
 
 export type Command = { readonly op: 'block'; readonly id: string; readonly round: number } | { readonly op: 'end' };
 

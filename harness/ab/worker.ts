@@ -7,7 +7,7 @@
  */
 import { resolveConfig } from '../config.js';
 import { harnessVersion } from '../environment.js';
-import { HarnessError } from '../errors.js';
+import { HarnessError, toHarnessError } from '../errors.js';
 import { lineReader, type LineReader } from '../lines.js';
 import { runBenchmark } from '../runner.js';
 import { keyOf, type CellResult } from '../results.js';
@@ -79,7 +79,16 @@ export async function abWorkerCommand(argv: string[]): Promise<number> {
   process.on('SIGTERM', () => stop.abort());
   send({ event: 'hello', protocol: AB_PROTOCOL, harnessVersion: harnessVersion() });
   const quiet = { start: () => undefined, done: () => undefined, plan: () => undefined, log: (m: string) => void process.stderr.write(`${m}\n`) };
-  const result = await runBenchmark({ config, argv: ['ab-worker', ...argv], signal: stop.signal, progress: quiet, measureGroup: remoteGroup(commands, stop) });
+  let result;
+  try {
+    result = await runBenchmark({ config, argv: ['ab-worker', ...argv], signal: stop.signal, progress: quiet, measureGroup: remoteGroup(commands, stop) });
+  } catch (error) {
+    // Said to the coordinator, which ends the run with it; stdin is let go so this process can exit.
+    const e = toHarnessError(error);
+    send({ event: 'failed', code: e.code, message: e.message });
+    process.stdin.destroy();
+    return e.code === 'USAGE' ? 2 : 1;
+  }
   send({ event: 'done', status: result.status, checks: result.checks, environment: { ...result.environment } });
   return 0;
 }

@@ -2,7 +2,8 @@
  * The native echo peer: the IPC floor of this machine. It speaks the framed wire's echo
  * ([u32 BE N][u8 type 0][body] -> the same frame) on a unix or tcp socket, one thread per
  * connection, and nothing else. Usage: echo-peer unix:/path | tcp:127.0.0.1:0
- * Prints the same JSON ready line as the Python sidecar.
+ * Prints the same JSON ready line as the Python sidecar. Like the sidecar (sidecars/parent.py), it
+ * ends when the harness that started it (SIDECAR_BENCH_PARENT_PID) dies, however it dies.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,6 +17,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #define MAX_FRAME (64u * 1024u * 1024u + 1u)
 
@@ -63,7 +67,18 @@ static void *serve(void *arg) {
   return NULL;
 }
 
+/* SIGTERM when the harness dies (Linux); a peer started by hand has no harness to follow. */
+static void die_with_parent(void) {
+#ifdef __linux__
+  const char *parent = getenv("SIDECAR_BENCH_PARENT_PID");
+  if (parent == NULL || *parent == '\0') return;
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) return;
+  if (getppid() != (pid_t)atol(parent)) raise(SIGTERM); /* it died before prctl took effect */
+#endif
+}
+
 int main(int argc, char **argv) {
+  die_with_parent();
   if (argc != 2) {
     fprintf(stderr, "usage: echo-peer unix:/path | tcp:127.0.0.1:PORT\n");
     return 2;

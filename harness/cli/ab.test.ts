@@ -12,7 +12,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AbComparison } from '../../reports/ab.js';
 import type { RunResult } from '../results.js';
 import { REPO_ROOT } from '../paths.js';
+import { captureEnvironment } from '../environment.js';
 import { main } from './main.js';
+
+// On a machine whose sidecar torch has CUDA the refusal cannot be seen.
+const cudaHere = (await captureEnvironment()).cudaAvailable;
 
 const BIN = path.join(REPO_ROOT, 'harness', 'bin.js');
 /** One small echo group on top of the gate's matrix: a few seconds. */
@@ -75,6 +79,15 @@ describe('sidecar-bench ab usage', () => {
 });
 
 describe('sidecar-bench ab', () => {
+  it.skipIf(cudaHere)('exits 2, and leaves no worker behind, when a side refuses its options (`--device cuda` without CUDA)', async () => {
+    const out = await outDir();
+    const ab = await execa('node', [BIN, 'ab', '--base-dir', REPO_ROOT, '--head-dir', REPO_ROOT, '--suite', 'cifar', '--device', 'cuda', '--out', out], { reject: false, timeout: 120_000, env: { GITHUB_STEP_SUMMARY: '' } });
+    expect(ab.exitCode, ab.stderr).toBe(2);
+    expect(ab.stderr).toContain('asks for CUDA, but torch');
+    const left = await execa('pgrep', ['-f', `ab-worker .*--device cuda`], { reject: false });
+    expect(left.stdout.trim()).toBe('');
+  }, 150_000);
+
   it('passes two worktrees of the same commit on the gate matrix, every cell of both sides measured in the same rounds', async () => {
     const out = await outDir();
     const summary = path.join(out, 'summary.md');

@@ -179,6 +179,8 @@ export async function abCommand(argv: string[]): Promise<number> {
     const refused = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (refused !== undefined) throw refused.reason;
     run = await coordinate([workers.slice(0, replicas), workers.slice(replicas)], { config, thresholdPct, signal: abort.signal, progress });
+    // A side that refused its options before measuring anything (e.g. `--device cuda` without CUDA) is a usage error.
+    if (run.error?.code === 'USAGE' && run.base.cells.length + run.head.cells.length === 0) throw new HarnessError('USAGE', run.error.message);
   } catch (error) {
     // A side that cannot start is a usage error when it says so (an old checkout); else the run failed.
     if (error instanceof HarnessError && error.code === 'USAGE') throw error;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { IMAGE_BYTES, loadTestSet } from '../../datasets/cifar10.js';
+import { IMAGE_BYTES, loadTestSet, readClassNames } from '../../datasets/cifar10.js';
 import { createFramedTransport } from '../../transports/framed.js';
 import { formatAddress } from '../../transports/address.js';
 import { REPO_ROOT, sharedDir, sidecarPython } from '../paths.js';
@@ -44,9 +44,12 @@ describe('sidecar-bench classify', () => {
       for (let i = 0; i < 20; i++) direct.push(...(await client.classify(set.images.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES))).labels);
       await client.close();
       expect(lines.map((l) => l.label)).toEqual(direct);
+      // The name printed is the label text the sidecar sent (type 1), and it is the class of the index its timed type 6 gives.
+      const names = readClassNames(shared);
+      expect(lines.map((l) => l.name)).toEqual(direct.map((label) => names[label]));
       // And --connect reaches a running sidecar instead of spawning one.
       const connected = await classify([samples[0] as string, '--connect', formatAddress(sidecar.address)]);
-      expect(parseLines(connected.stdout)[0]?.label).toBe(direct[0]);
+      expect(parseLines(connected.stdout)[0]).toMatchObject({ label: direct[0], name: names[direct[0] as number] });
     } finally {
       await sidecar.stop();
     }

@@ -1,7 +1,9 @@
 /**
  * `sidecar-bench classify IMAGE.png... [--transport framed] [--family unix] [--connect ADDRESS] [--data DIR]`
  * prints `file<TAB>class_index<TAB>class_name` per image. Every PNG is decoded before a sidecar
- * starts, so a bad file fails in milliseconds rather than after the model has loaded.
+ * starts, so a bad file fails in milliseconds rather than after the model has loaded. Over framed
+ * it asks as the idea's client does (type 1), so it works with any server written to the idea, and
+ * prints the class name exactly as the server sent it, with its index in the data set's names.
  */
 import { parseArgs } from 'node:util';
 import { readClassNames } from '../../datasets/cifar10.js';
@@ -10,7 +12,9 @@ import { readPngFile } from '../../datasets/png.js';
 import { FAMILIES, parseAddress, type Address, type Family } from '../../transports/address.js';
 import { loadTransport } from '../../transports/registry.js';
 import { TRANSPORT_NAMES, type Transport, type TransportName } from '../../transports/types.js';
+import { isDevice, type BenchOptions } from '../config.js';
 import { HarnessError, toHarnessError } from '../errors.js';
+import { SIDECAR_HEALTH_PATH } from '../leases.js';
 import { startSidecar, type Sidecar } from '../sidecar.js';
 
 const HELP = `Usage: sidecar-bench classify IMAGE.png... [options]
@@ -18,9 +22,10 @@ const HELP = `Usage: sidecar-bench classify IMAGE.png... [options]
   --family unix|tcp    socket family of the spawned sidecar (default unix)
   --connect ADDRESS    use a running cifar sidecar (unix:/path or tcp:host:port) instead
   --data DIR           CIFAR-10 directory, for class names (else $CIFAR10_DIR, cache, ../shared)
-  --device cpu|cuda|auto   where the spawned sidecar runs the model (default auto)
+  --device cpu|cuda|cuda:N|auto   where the spawned sidecar runs the model (default auto)
   --timeout-ms MS      per-image timeout (default 30000)
-Prints one line per image: file<TAB>class_index<TAB>class_name.
+Prints one line per image: file<TAB>class_index<TAB>class_name (the name the server sent, where
+the wire carries one: framed's type 1 reply). A name that is not a class is UNKNOWN_LABEL.
 `;
 
 const FLAGS = {
@@ -40,8 +45,13 @@ export interface ClassifyOptions {
   readonly family: Family;
   readonly connect: string | undefined;
   readonly data: string | undefined;
-  readonly device: 'cpu' | 'cuda' | 'auto';
+  readonly device: NonNullable<BenchOptions['device']>;
   readonly timeoutMs: number;
+}
+
+function deviceOf(value: string): NonNullable<BenchOptions['device']> {
+  if (!isDevice(value)) throw new HarnessError('USAGE', `Expected \`--device\` to be cpu, cuda, cuda:N or auto, got \`${value}\``);
+  return value;
 }
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
@@ -67,7 +77,7 @@ export function parseClassifyFlags(argv: string[]): ClassifyOptions | 'help' {
     family: oneOf('family', v.family, FAMILIES),
     connect: v.connect,
     data: v.data,
-    device: oneOf('device', v.device, ['cpu', 'cuda', 'auto'] as const),
+    device: deviceOf(v.device),
     timeoutMs,
   });
 }
@@ -77,10 +87,10 @@ async function classifyAll(client: Transport, files: readonly string[], images: 
   let failures = 0;
   for (const [i, file] of files.entries()) {
     try {
-      const { labels } = await client.classify(images[i] as Uint8Array);
+      const { labels, names: named } = await client.classify(images[i] as Uint8Array);
       const label = labels[0];
       if (labels.length !== 1 || label === undefined) throw new HarnessError('PROTOCOL_ERROR', `Expected 1 label for 1 image, got ${labels.length}`);
-      process.stdout.write(`${file}\t${label}\t${names[label] ?? '?'}\n`);
+      process.stdout.write(`${file}\t${label}\t${named?.[0] ?? names[label] ?? '?'}\n`);
     } catch (error) {
       const e = toHarnessError(error);
       failures += 1;
@@ -112,7 +122,8 @@ export async function classifyCommand(argv: string[]): Promise<number> {
       sidecar = await startSidecar({ model: 'cifar', transport: options.transport, family: options.family, args });
       address = sidecar.address;
     }
-    client = await (await loadTransport(options.transport))({ address, timeoutMs: options.timeoutMs, maxFrameBytes: 64 * 1024 * 1024 });
+    const health = sidecar === undefined ? {} : { healthPath: SIDECAR_HEALTH_PATH };
+    client = await (await loadTransport(options.transport))({ address, timeoutMs: options.timeoutMs, maxFrameBytes: 64 * 1024 * 1024, dialect: 'idea', classNames: names, ...health });
     return await classifyAll(client, options.files, images, names);
   } finally {
     await client?.close();

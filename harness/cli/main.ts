@@ -42,8 +42,15 @@ Run options (the same keys are accepted by --config FILE.json, camelCase):
   --timeout-ms MS         per-request timeout (default 30000)
   --limit N               images from the CIFAR-10 test set (default all; --quick 300)
   --data DIR              CIFAR-10 binary directory (else $CIFAR10_DIR, cache, ../shared)
-  --connect ADDRESS       measure a running sidecar (unix:/path or tcp:host:port) instead of spawning
-  --device cpu|cuda|auto  where the model runs (default auto)
+  --connect ADDRESS       measure a running server (unix:/path or tcp:host:port) instead of spawning:
+                          ours or any written to the idea's wires (docs/protocol.md), spoken as the idea does
+  --health-path PATH      with --connect: an http-json route to GET before measuring (ours: /healthz)
+  --device cpu|cuda|cuda:N|auto
+                          where the model runs (default auto: CUDA when torch sees it); asking for
+                          CUDA where torch sees none stops before any cell (exit 2)
+  --dtype auto|float32|bfloat16|float16
+                          the models' weights and compute (default auto: Gemma bfloat16 on CUDA,
+                          float32 on the CPU; CIFAR float32); the in-process baseline gets the same
   --sidecar-arg ARG       extra flag for every sidecar (repeatable)
   --no-calibration        skip the native echo peer rows
   --out DIR               where results go (default reports/runs/<time>, linked as reports/latest)

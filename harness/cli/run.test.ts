@@ -11,8 +11,11 @@ import { describe, expect, it } from 'vitest';
 import type { RunResult } from '../results.js';
 import { REPO_ROOT } from '../paths.js';
 import { alive } from '../testing.js';
+import { captureEnvironment } from '../environment.js';
 
 const BIN = path.join(REPO_ROOT, 'harness', 'bin.js');
+// On a machine whose sidecar torch has CUDA the refusal cannot be seen.
+const cudaHere = (await captureEnvironment()).cudaAvailable;
 const FAST = ['--warmup', '20', '--warmup-ms', '10', '--block-ms', '5', '--min-rounds', '6', '--max-rounds', '8'];
 
 async function outDir(): Promise<string> {
@@ -143,5 +146,19 @@ describe('sidecar-bench run', () => {
     expect(run.stderr).toContain('`0`');
     const unknown = await execa('node', [BIN, 'frobnicate'], { reject: false });
     expect(unknown.exitCode).toBe(2);
+    const device = await execa('node', [BIN, 'run', '--suite', 'cifar', '--device', 'gpu'], { reject: false });
+    expect(device.exitCode).toBe(2);
+    expect(device.stderr).toContain('Expected `--device` to be cpu, cuda, cuda:N or auto, got `gpu`');
+    const dtype = await execa('node', [BIN, 'run', '--suite', 'cifar', '--dtype', 'int8'], { reject: false });
+    expect(dtype.exitCode).toBe(2);
+    expect(dtype.stderr).toContain('`--dtype`');
   });
+
+  it.skipIf(cudaHere)('refuses `--device cuda` where torch has no CUDA, before any cell, with exit 2', async () => {
+    const out = await outDir();
+    const run = await execa('node', [BIN, 'run', '--suite', 'cifar', '--device', 'cuda', '--out', out], { reject: false, timeout: 120_000 });
+    expect(run.exitCode, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(/USAGE: `--device cuda` asks for CUDA, but torch \S+ in \S+ is a CPU-only build/);
+    expect(run.stderr).not.toContain('[1/'); // no cell started
+  }, 150_000);
 });

@@ -4,7 +4,8 @@
 // Chromium. Idempotent; when everything is there it only compares a few stamps (well under 2 s).
 // Plain JavaScript on purpose: it runs before node_modules (and so tsx) may exist.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { debianPackages, isDebianRoot, run, fail, log } from './steps.js';
@@ -31,24 +32,91 @@ function requirementsStamp() {
   return hash.digest('hex');
 }
 
-function ensurePython() {
-  const named = process.env.SIDECAR_PYTHON;
-  if (named !== undefined && named !== '') {
-    const probe = run(named, ['-c', 'import torch, msgpack, grpc, flask, gunicorn, sentencepiece, pytest'], { allowFailure: true });
-    if (probe.status !== 0) {
-      fail(`$SIDECAR_PYTHON (${named}) lacks the sidecar's dependencies`, `${named} -m pip install -r sidecars/requirements.txt`);
+/** The NVIDIA GPUs `nvidia-smi -L` lists, or undefined where there is none (or no driver). */
+function nvidiaGpus() {
+  const out = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8', timeout: 15_000 });
+  const lines = out.status === 0 ? out.stdout.split('\n').filter((l) => /^GPU \d+:/.test(l)) : [];
+  return lines.length > 0 ? lines.join('; ') : undefined;
+}
+
+/** Whether `python` imports a torch built with CUDA that sees a device. */
+function hasCudaTorch(python) {
+  const probe = 'import sys, torch; sys.exit(0 if torch.version.cuda and torch.cuda.is_available() else 1)';
+  return spawnSync(python, ['-c', probe], { stdio: 'ignore', timeout: 120_000 }).status === 0;
+}
+
+/** The interpreters on PATH (and Debian's), in order, each once. */
+function pythonsOnPath() {
+  const found = [];
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    for (const name of ['python3', 'python']) {
+      const candidate = path.join(dir, name);
+      if (dir !== '' && existsSync(candidate) && !found.includes(candidate)) found.push(candidate);
     }
+  }
+  return found;
+}
+
+/**
+ * How the sidecar's Python is provided here, decided before anything is installed:
+ * - `named`: $SIDECAR_PYTHON, used as it is;
+ * - `ready`: the project's .venv exists and was built for these requirements on this kind of machine;
+ * - with an NVIDIA GPU: `cuda-system` (a venv over an interpreter whose torch already has CUDA) or
+ *   `cuda-pip` (a plain venv; pip installs PyPI's torch, the CUDA build on Linux), never Debian's
+ *   CPU-only python3-torch;
+ * - without one: `debian-cpu` (as root on Debian: torch and friends from apt) or `plain` (pip).
+ */
+function planPython() {
+  const named = process.env.SIDECAR_PYTHON;
+  const gpu = nvidiaGpus();
+  if (named !== undefined && named !== '') return { kind: 'named', python: named, gpu };
+  const stamp = `${requirementsStamp()}:${gpu === undefined ? 'cpu' : 'gpu'}`;
+  const built = existsSync(VENV_PYTHON) && existsSync(STAMP) ? readFileSync(STAMP, 'utf8') : undefined;
+  // A venv built for this GPU whose torch could not use it (`:gpu-no-cuda`) is not rebuilt on every run.
+  if (built === stamp || (gpu !== undefined && built === `${stamp}-no-cuda`)) return { kind: 'ready', python: VENV_PYTHON, gpu, stamp: built, cuda: built === stamp || gpu === undefined };
+  // A venv whose torch cannot use the GPU now present is rebuilt; otherwise pip updates it in place.
+  const rebuild = gpu !== undefined && existsSync(VENV_PYTHON) && !hasCudaTorch(VENV_PYTHON);
+  if (gpu !== undefined) {
+    const cuda = pythonsOnPath().find(hasCudaTorch);
+    return cuda !== undefined ? { kind: 'cuda-system', python: cuda, gpu, stamp, rebuild } : { kind: 'cuda-pip', gpu, stamp, rebuild };
+  }
+  return { kind: isDebianRoot() ? 'debian-cpu' : 'plain', gpu, stamp, rebuild };
+}
+
+function ensurePython() {
+  const plan = planPython();
+  if (plan.kind === 'named') {
+    const probe = run(plan.python, ['-c', 'import torch, msgpack, grpc, flask, gunicorn, sentencepiece, pytest'], { allowFailure: true });
+    if (probe.status !== 0) {
+      fail(`$SIDECAR_PYTHON (${plan.python}) lacks the sidecar's dependencies`, `${plan.python} -m pip install -r sidecars/requirements.txt`);
+    }
+    if (plan.gpu !== undefined && !hasCudaTorch(plan.python)) log(`warning: this machine has ${plan.gpu}, but the torch of $SIDECAR_PYTHON (${plan.python}) cannot use it; \`--device cuda\` will be refused`);
     return;
   }
-  const stamp = requirementsStamp();
-  if (existsSync(VENV_PYTHON) && existsSync(STAMP) && readFileSync(STAMP, 'utf8') === stamp) return;
-  if (isDebianRoot()) buildDebianVenv();
+  if (plan.kind === 'ready') {
+    if (!plan.cuda) log(`warning: this machine has ${plan.gpu}, but the torch in .venv cannot use it (see the warning setup gave when it built .venv; remove .venv to try again)`);
+    return;
+  }
+  if (plan.rebuild) {
+    log(`rebuilding .venv: its torch cannot use ${plan.gpu}`);
+    rmSync(VENV, { recursive: true, force: true });
+  }
+  if (plan.kind === 'debian-cpu') buildDebianVenv();
+  else if (plan.kind === 'cuda-system') buildVenvOver(plan.python);
   else buildPlainVenv();
+  let stamp = plan.stamp;
+  if (plan.gpu !== undefined) {
+    if (hasCudaTorch(VENV_PYTHON)) log(`torch with CUDA ready for ${plan.gpu}`);
+    else {
+      log(`warning: this machine has ${plan.gpu}, but the torch pip installed cannot use it (driver older than its CUDA?); sidecars will run on the CPU and \`--device cuda\` will be refused`);
+      stamp = `${stamp}-no-cuda`;
+    }
+  }
   writeFileSync(STAMP, stamp);
 }
 
-// On Debian as root: torch and friends from apt (CPU torch, ~30 s, no CUDA download), a venv that
-// sees them (--system-site-packages), and pip for the few things Debian lacks.
+// On Debian as root without a GPU: torch and friends from apt (CPU torch, ~30 s, no CUDA download), a
+// venv that sees them (--system-site-packages), and pip for the few things Debian lacks.
 function buildDebianVenv() {
   debianPackages(['python3-venv', 'python3-torch', 'python3-numpy', 'python3-msgpack', 'python3-grpcio', 'python3-protobuf', 'python3-flask', 'python3-gunicorn', 'python3-sentencepiece', 'python3-pytest']);
   if (!existsSync(VENV_PYTHON)) {
@@ -58,9 +126,20 @@ function buildDebianVenv() {
   pipInstall(['-c', CONSTRAINTS]);
 }
 
-// Anywhere else: the path every user with a package index takes.
+// With a GPU and an interpreter whose torch already has CUDA (a CUDA image, conda): a venv that sees
+// its packages, so pip finds torch satisfied and downloads no second copy.
+function buildVenvOver(python) {
+  if (isDebianRoot()) debianPackages(['python3-venv']);
+  log(`creating .venv from ${python} (its torch has CUDA) with --system-site-packages`);
+  run(python, ['-m', 'venv', '--system-site-packages', VENV], {}, 'could not create the venv', `${python} -m venv --system-site-packages .venv`);
+  pipInstall([]);
+}
+
+// Anywhere else: the path every user with a package index takes (on Linux with a GPU, PyPI's torch
+// is the CUDA build).
 function buildPlainVenv() {
   if (!existsSync(VENV_PYTHON)) {
+    if (isDebianRoot()) debianPackages(['python3-venv']);
     const python = ['python3', 'python'].find((p) => run(p, ['--version'], { allowFailure: true }).status === 0);
     if (python === undefined) fail('no python3 found on PATH', 'install Python 3.10+ (e.g. `apt-get install python3 python3-venv`), or set SIDECAR_PYTHON');
     log(`creating .venv with ${python}`);
@@ -80,6 +159,12 @@ function ensureChromium() {
   else log('note: /usr/bin/chromium not found; the report browser test will be skipped (apt-get install chromium)');
 }
 
-ensureNodeModules();
-ensurePython();
-if (forTests) ensureChromium();
+if (process.argv.includes('--plan')) {
+  // What setup would do for Python here, as JSON, without doing it (tests and the curious).
+  const { stamp: _stamp, ...plan } = planPython();
+  process.stdout.write(`${JSON.stringify(plan)}\n`);
+} else {
+  ensureNodeModules();
+  ensurePython();
+  if (forTests) ensureChromium();
+}

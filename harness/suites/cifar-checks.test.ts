@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { accuracyChecks, agreementCheck, MIN_ACCURACY, UNCLASSIFIED } from './cifar-checks.js';
+import { HarnessError } from '../errors.js';
+import { accuracyChecks, agreementCheck, labelTextCheck, MIN_ACCURACY, noteUnknown, UNCLASSIFIED } from './cifar-checks.js';
 import type { CifarWorkload } from './cifar-workload.js';
 
 const CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
@@ -57,5 +58,19 @@ describe('cifar: agreement', () => {
     const incomplete = predictions(0);
     incomplete[3] = UNCLASSIFIED;
     expect(agreementCheck(incomplete, new Map([['framed/unix', predictions(0)]]), CLASSES).ok).toBe(false);
+  });
+});
+
+describe('cifar: label text', () => {
+  it('passes when every named class is a class, and fails naming the ones that are not, most frequent first', () => {
+    expect(labelTextCheck({ named: 30, unknown: new Map() }, CLASSES)).toMatchObject({ ok: true, detail: 'all 30 replies that named their class named one of the 10 classes' });
+    const texts = { named: 30, unknown: new Map() };
+    for (const name of ['griffin', 'Cat', 'griffin']) noteUnknown(new HarnessError('UNKNOWN_LABEL', 'x', { details: { label: name } }), texts);
+    noteUnknown(new HarnessError('TIMEOUT', 'late'), texts);
+    const check = labelTextCheck(texts, CLASSES);
+    expect(check.ok).toBe(false);
+    expect(check.detail).toContain('3 replies named a class that is not one of airplane');
+    expect(check.detail).toContain('"griffin" (2), "Cat" (1)');
+    expect(check.data).toEqual({ named: 30, unknown: { griffin: 2, Cat: 1 } });
   });
 });

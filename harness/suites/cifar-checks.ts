@@ -1,4 +1,5 @@
-/** Run-level CIFAR checks: accuracy (full set and the bit-exact subset), confusion matrix, agreement. */
+/** Run-level CIFAR checks: accuracy (full set and the bit-exact subset), confusion matrix, agreement, label text. */
+import { HarnessError } from '../errors.js';
 import type { RunCheck } from '../results.js';
 import type { CifarWorkload } from './cifar-workload.js';
 
@@ -64,5 +65,35 @@ export function agreementCheck(reference: Uint8Array, byTransport: ReadonlyMap<s
           ? `all ${reference.length} images classified identically in-process and over ${names}`
           : `${mismatches.length} disagreements with the in-process classes, first: ${JSON.stringify(mismatches[0])}`,
     data: { mismatches: mismatches.slice(0, 50), transports: [...byTransport.keys()] },
+  };
+}
+
+/** Replies that named their class (framed type 1), and each name that is not a class, with its count. */
+export interface LabelTexts {
+  named: number;
+  readonly unknown: Map<string, number>;
+}
+
+/** Keep the name an UNKNOWN_LABEL failure carries; returns the error unchanged. */
+export function noteUnknown(error: unknown, texts: LabelTexts): unknown {
+  if (error instanceof HarnessError && error.code === 'UNKNOWN_LABEL') {
+    const name = String(error.details['label']);
+    texts.unknown.set(name, (texts.unknown.get(name) ?? 0) + 1);
+  }
+  return error;
+}
+
+/** Every class a server named must be one of the data set's: a name that is not cannot be scored. */
+export function labelTextCheck(texts: LabelTexts, classNames: readonly string[]): RunCheck {
+  const unknown = [...texts.unknown].sort((a, b) => b[1] - a[1]);
+  const replies = unknown.reduce((n, [, count]) => n + count, 0);
+  return {
+    name: 'cifar: label text',
+    ok: unknown.length === 0,
+    detail:
+      unknown.length === 0
+        ? `all ${texts.named} replies that named their class named one of the ${classNames.length} classes`
+        : `${replies} replies named a class that is not one of ${classNames.join(', ')}: ${unknown.slice(0, 5).map(([name, count]) => `${JSON.stringify(name)} (${count})`).join(', ')}`,
+    data: { named: texts.named, unknown: Object.fromEntries(unknown.slice(0, 50)) },
   };
 }

@@ -10,14 +10,14 @@ import { HarnessError, toHarnessError } from '../errors.js';
 import type { PlacedBlock } from '../load/rounds.js';
 import type { CellKey } from '../results.js';
 import { SERVER_CONNECTIONS, transportArm, type Shape } from './arms.js';
-import { accuracyChecks, agreementCheck, UNCLASSIFIED } from './cifar-checks.js';
+import { accuracyChecks, agreementCheck, labelTextCheck, noteUnknown, UNCLASSIFIED, type LabelTexts } from './cifar-checks.js';
 import { loadCifarWorkload, type CifarWorkload } from './cifar-workload.js';
 import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
 import type { GroupArm } from './group.js';
 import { startInProcess, type InProcessModel } from './inprocess.js';
 import { modelFlags } from '../model-flags.js';
-import { capacityOf, inProcessArm, modelConcurrency, roundSlices, roundsFor } from './model-arms.js';
-import { sidecarTargets } from './targets.js';
+import { capacityOf, inProcessArm, modelConcurrency, notOurModel, roundSlices, roundsFor, skippedCheck } from './model-arms.js';
+import { sidecarTargets, targetKeyFields } from './targets.js';
 
 const IMAGE_BYTES = 3072;
 const SERVER_LOAD_FRACTIONS = [0.5, 0.9];
@@ -38,6 +38,8 @@ interface Labels {
   readonly reference: Uint8Array;
   /** Each transport's classes of the single-stream pass, by `transport/family`. */
   readonly byTransport: Map<string, Uint8Array>;
+  /** Replies that named their class (framed type 1), and the names that are not a class of the data set. */
+  readonly texts: LabelTexts;
 }
 
 function slice(w: CifarWorkload, first: number, count: number): Uint8Array {
@@ -62,7 +64,8 @@ function requestsOf(w: CifarWorkload, group: CifarGroup): { count: number; image
   return { count, images: (item) => [(item % count) * group.batch, Math.min(group.batch, images - (item % count) * group.batch)] };
 }
 
-function groupArms(ctx: SuiteContext, w: CifarWorkload, group: CifarGroup, model: InProcessModel | HarnessError, targets: readonly SidecarTarget[], leases: readonly (SidecarLease | HarnessError)[], labels: Labels, capacityRps: number): GroupArm[] {
+/** `model`: the in-process baseline, its start failure, or undefined where there is none (--connect). */
+function groupArms(ctx: SuiteContext, w: CifarWorkload, group: CifarGroup, model: InProcessModel | HarnessError | undefined, targets: readonly SidecarTarget[], leases: readonly (SidecarLease | HarnessError)[], labels: Labels, capacityRps: number): GroupArm[] {
   const requests = requestsOf(w, group);
   const rounds = roundsFor(requests.count, ctx.config.minRounds);
   // A batch takes milliseconds and varies with the machine; a median of one would be noise.
@@ -73,7 +76,8 @@ function groupArms(ctx: SuiteContext, w: CifarWorkload, group: CifarGroup, model
   // The model is called one request at a time; its row carries its group's concurrency so each group's floor has its own id.
   const modelKey: CellKey = { ...base, ...INPROCESS };
   const arms: GroupArm[] = [];
-  if (group.scenario !== 'server') {
+  const withModel = group.scenario !== 'server' && model !== undefined;
+  if (withModel) {
     const onReply = (items: readonly number[], reply: Record<string, unknown>): void => {
       if (!single) return;
       const got = Array.isArray(reply['labels']) ? (reply['labels'] as number[]) : [];
@@ -89,16 +93,16 @@ function groupArms(ctx: SuiteContext, w: CifarWorkload, group: CifarGroup, model
   const shape: Shape = group.scenario === 'server' ? { kind: 'open', workers: SERVER_CONNECTIONS, ratePerS: rate.targetRps ?? 1 } : { kind: 'items', workers: group.concurrency, itemsFor };
   targets.forEach((target, i) => {
     const lease = leases[i] as SidecarLease | HarnessError;
-    const key: CellKey = { ...base, transport: target.transport, family: lease instanceof HarnessError ? target.family : lease.family, ...(target.httpSetup === undefined ? {} : { httpSetup: target.httpSetup }), ...rate };
+    const key: CellKey = { ...base, transport: target.transport, family: lease instanceof HarnessError ? target.family : lease.family, ...targetKeyFields(ctx, target), ...rate };
     const predicted = new Uint8Array(w.images.length / IMAGE_BYTES).fill(UNCLASSIFIED);
     if (single) labels.byTransport.set(`${target.transport}/${key.family}`, predicted);
     arms.push({
       key,
-      ...(group.scenario === 'server' ? {} : { floor: modelKey, model: modelKey }),
+      ...(withModel ? { floor: modelKey, model: modelKey } : {}),
       open: transportArm(ctx, lease, {
         shape,
-        request: (c, item) => c.classify(slice(w, ...requests.images(item))),
-        onResult: (result, item) => recordLabels(result as ClassifyReply, requests.images(item), predicted),
+        request: (c, item) => c.classify(slice(w, ...requests.images(item))).catch((error: unknown) => Promise.reject(noteUnknown(error, labels.texts))),
+        onResult: (result, item) => recordLabels(result as ClassifyReply, requests.images(item), predicted, labels.texts),
         warmup: { requests: Math.min(20, requests.count), ms: 0 },
       }),
       metrics: (blocks) => cifarMetrics(blocks, group, w, predicted),
@@ -112,9 +116,10 @@ function range(first: number, count: number): number[] {
 }
 
 /** Check a reply's size and keep its classes; returns the model's compute time the reply carried. */
-function recordLabels(reply: ClassifyReply, [first, count]: [number, number], into: Uint8Array): number | undefined {
+function recordLabels(reply: ClassifyReply, [first, count]: [number, number], into: Uint8Array, texts: LabelTexts): number | undefined {
   if (reply.labels.length !== count) throw new HarnessError('MISMATCH', `Expected ${count} label(s), got ${reply.labels.length}`);
   into.set(reply.labels, first);
+  texts.named += reply.names?.length ?? 0;
   return reply.computeNs;
 }
 
@@ -143,9 +148,11 @@ export async function runCifarSuite(ctx: SuiteContext): Promise<void> {
   ctx.progress.log(`cifar: ${count} images from ${workload.source}`);
   const targets: SidecarTarget[] = sidecarTargets(ctx, 'cifar', false);
   const groups = groupsOf(ctx);
-  ctx.progress.plan(groups.reduce((n, g) => n + targets.length + (g.scenario === 'server' ? 0 : 1), 0));
-  const model = await startInProcess(['--model', 'cifar', '--images', '{input}', ...modelFlags(ctx.config, 'cifar')], { name: 'images.bin', bytes: workload.images }, ctx.config.readyTimeoutMs).catch((e: unknown) => toHarnessError(e));
-  const labels: Labels = { reference: new Uint8Array(count).fill(UNCLASSIFIED), byTransport: new Map() };
+  const skip = notOurModel(ctx);
+  if (skip !== undefined) ctx.progress.log(`cifar: no in-process baseline and no checks against it: ${skip}`);
+  ctx.progress.plan(groups.reduce((n, g) => n + targets.length + (g.scenario === 'server' || skip !== undefined ? 0 : 1), 0));
+  const model = skip !== undefined ? undefined : await startInProcess(['--model', 'cifar', '--images', '{input}', ...modelFlags(ctx.config, 'cifar')], { name: 'images.bin', bytes: workload.images }, ctx.config.readyTimeoutMs).catch((e: unknown) => toHarnessError(e));
+  const labels: Labels = { reference: new Uint8Array(count).fill(UNCLASSIFIED), byTransport: new Map(), texts: { named: 0, unknown: new Map() } };
   try {
     await ctx.withSidecars(targets, async (leases) => {
       let capacity = 1;
@@ -160,7 +167,13 @@ export async function runCifarSuite(ctx: SuiteContext): Promise<void> {
       }
     });
   } finally {
-    if (!(model instanceof HarnessError)) await model.close();
+    if (model !== undefined && !(model instanceof HarnessError)) await model.close();
+  }
+  if (labels.texts.named > 0 || labels.texts.unknown.size > 0) ctx.check(labelTextCheck(labels.texts, workload.classNames));
+  if (skip !== undefined) {
+    ctx.check(skippedCheck('cifar: accuracy', `${skip}; each cell still reports the accuracy of what it was answered`));
+    ctx.check(skippedCheck('cifar: agreement', `${skip}; agreement is with our model called in-process`));
+    return;
   }
   const completed = new Map([...labels.byTransport].filter(([, p]) => !p.includes(UNCLASSIFIED)));
   for (const check of accuracyChecks(workload, labels.reference)) ctx.check(check);

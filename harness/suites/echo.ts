@@ -19,7 +19,7 @@ import type { Sidecar } from '../sidecar.js';
 import { leanArm, nativeClientArm, noOpArm, SERVER_CONNECTIONS, transportArm, type ClientSource, type Server, type Shape } from './arms.js';
 import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
 import type { GroupArm } from './group.js';
-import { sidecarTargets } from './targets.js';
+import { sidecarTargets, targetKeyFields } from './targets.js';
 
 const CONCURRENCY_PAYLOAD_BYTES = 3072;
 const OFFLINE_CONNECTIONS = 4;
@@ -126,7 +126,7 @@ function groupArms(ctx: SuiteContext, group: EchoGroup, family: Family, targets:
   targets.forEach((target, i) => {
     if (target.family !== family && ctx.config.connect === undefined) return;
     const lease = leases[i] as SidecarLease | HarnessError;
-    const k = key(target.transport, target.httpSetup === undefined ? {} : { httpSetup: target.httpSetup });
+    const k = key(target.transport, targetKeyFields(ctx, target));
     arms.push({ key: lease instanceof HarnessError ? k : { ...k, family: lease.family }, ...floor, open: transportArm(ctx, lease, echo) });
   });
   return arms;

@@ -16,8 +16,8 @@ import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
 import { percentile, timedGenerate, type TimedGeneration } from './gemma-measure.js';
 import type { GroupArm } from './group.js';
 import { startInProcess, type InProcessModel } from './inprocess.js';
-import { capacityOf, inProcessArm, modelConcurrency, roundSlices } from './model-arms.js';
-import { sidecarTargets } from './targets.js';
+import { capacityOf, inProcessArm, modelConcurrency, notOurModel, roundSlices, skippedCheck } from './model-arms.js';
+import { sidecarTargets, targetKeyFields } from './targets.js';
 
 const QUICK_PROMPTS = 4;
 const SERVER_LOAD_FRACTIONS = [0.5, 0.9];
@@ -65,6 +65,8 @@ function generationMetrics(timed: readonly TimedGeneration[], blocks: readonly P
   const ttft = timed.flatMap((t) => (t.ttftNs === undefined ? [] : [t.ttftNs]));
   const gaps = timed.flatMap((t) => t.gapsNs);
   const tokens = timed.reduce((n, t) => n + (t.reply.stats.outputTokens ?? 0), 0);
+  // A server that reports no token counts (the idea's) has no token rate, rather than a rate of 0.
+  const counted = timed.some((t) => t.reply.stats.outputTokens !== undefined);
   const ns = blocks.reduce((n, b) => n + b.durationNs, 0);
   const us = (v: number | null): number | null => (v === null ? null : v / 1000);
   return {
@@ -72,8 +74,8 @@ function generationMetrics(timed: readonly TimedGeneration[], blocks: readonly P
     ttft_p99_us: us(percentile(ttft, 99)),
     itl_p50_us: us(percentile(gaps, 50)),
     itl_p99_us: us(percentile(gaps, 99)),
-    tokens_per_s: ns > 0 ? (tokens * 1e9) / ns : null,
-    output_tokens: tokens,
+    tokens_per_s: ns > 0 && counted ? (tokens * 1e9) / ns : null,
+    output_tokens: counted ? tokens : null,
   };
 }
 
@@ -105,7 +107,7 @@ function transportArms(ctx: SuiteContext, group: GemmaGroup, prompts: readonly P
     modes.map((streaming): GroupArm => {
       const lease = leases[i] as SidecarLease | HarnessError;
       const family = lease instanceof HarnessError ? target.family : lease.family;
-      const key: CellKey = { suite: 'gemma', scenario: group.scenario, transport: target.transport, family, ...(target.httpSetup === undefined ? {} : { httpSetup: target.httpSetup }), concurrency: group.concurrency, samplingSteps: group.steps, streaming, ...rate };
+      const key: CellKey = { suite: 'gemma', scenario: group.scenario, transport: target.transport, family, ...targetKeyFields(ctx, target), concurrency: group.concurrency, samplingSteps: group.steps, streaming, ...rate };
       const timed: TimedGeneration[] = [];
       const responses = new Array<string | undefined>(prompts.length);
       if (group.scenario === 'single-stream') outputs.set(`${group.steps}/${target.transport}/${family}/${streaming ? 'stream' : 'unary'}`, responses as string[]);
@@ -167,9 +169,12 @@ export async function runGemmaSuite(ctx: SuiteContext): Promise<void> {
   const prompts = await loadPrompts(undefined, ctx.config.quick ? QUICK_PROMPTS : ctx.config.limit);
   const targets = sidecarTargets(ctx, 'gemma', false);
   const groups = groupsOf(ctx, prompts.length);
-  ctx.progress.plan(groups.reduce((n, g) => n + (g.scenario === 'server' ? targets.length : targets.length * (g.scenario === 'single-stream' ? 2 : 1) + 1), 0));
+  const skip = notOurModel(ctx);
+  if (skip !== undefined) ctx.progress.log(`gemma: no in-process baseline and no checks against it: ${skip}`);
+  const baseline = (g: GemmaGroup): number => (g.scenario === 'server' || skip !== undefined ? 0 : 1);
+  ctx.progress.plan(groups.reduce((n, g) => n + targets.length * (g.scenario === 'single-stream' ? 2 : 1) + baseline(g), 0));
   const input = { name: 'prompts.json', bytes: new TextEncoder().encode(JSON.stringify(prompts.map((p) => p.prompt))) };
-  const model = await startInProcess(['--model', 'gemma', '--prompts', '{input}', ...modelFlags(ctx.config, 'gemma')], input, ctx.config.readyTimeoutMs).catch((e: unknown) => toHarnessError(e));
+  const model = skip !== undefined ? undefined : await startInProcess(['--model', 'gemma', '--prompts', '{input}', ...modelFlags(ctx.config, 'gemma')], input, ctx.config.readyTimeoutMs).catch((e: unknown) => toHarnessError(e));
   const outputs: Outputs = new Map();
   try {
     await ctx.withSidecars(targets, async (leases) => {
@@ -178,7 +183,7 @@ export async function runGemmaSuite(ctx: SuiteContext): Promise<void> {
         if (ctx.signal.aborted) return;
         const server = group.scenario === 'server';
         const { rounds, itemsFor } = server ? { rounds: ROUNDS, itemsFor: () => [] } : itemsOf(group, prompts.length);
-        const modelArm = server ? undefined : inProcessGemmaArm(ctx, model, group, itemsFor, outputs, prompts.length);
+        const modelArm = server || model === undefined ? undefined : inProcessGemmaArm(ctx, model, group, itemsFor, outputs, prompts.length);
         const arms = [...(modelArm === undefined ? [] : [modelArm]), ...transportArms(ctx, group, prompts, itemsFor, targets, leases, outputs, capacity, modelArm?.key)];
         const single = group.scenario === 'single-stream';
         const cells = await ctx.measure(arms, { label: label(group), figure: single || server ? 'p50' : 'time-per-request', minRounds: rounds, maxRounds: rounds, untilSettled: false, strictFloors: single, overhead: single });
@@ -186,7 +191,7 @@ export async function runGemmaSuite(ctx: SuiteContext): Promise<void> {
       }
     });
   } finally {
-    if (!(model instanceof HarnessError)) await model.close();
+    if (model !== undefined && !(model instanceof HarnessError)) await model.close();
   }
-  ctx.check(agreementCheck(outputs, prompts));
+  ctx.check(skip === undefined ? agreementCheck(outputs, prompts) : skippedCheck('gemma: agreement', `${skip}; agreement is with our model called in-process`));
 }

@@ -8,7 +8,7 @@ import { countError } from '../load/outcome.js';
 import type { OpenedArm } from './group.js';
 import type { InProcessModel } from './inprocess.js';
 import type { SuiteContext } from './context.js';
-import type { CellResult } from '../results.js';
+import type { CellResult, RunCheck } from '../results.js';
 
 /** Rounds for a workload pass: as many as there are items, up to this. */
 export const WORKLOAD_ROUNDS = 20;
@@ -71,8 +71,27 @@ export function modelConcurrency(ctx: SuiteContext): number[] {
   return ctx.config.concurrency.filter((c) => c > 1 && (!ctx.config.quick || c <= 4));
 }
 
-/** Requests per second of the in-process model one at a time, from its single-stream cell (1 when absent). */
+/**
+ * Requests per second one at a time, from a single-stream group's cells: the in-process model's,
+ * or where it was not measured (none under --connect) the fastest server's; 1 when none was.
+ */
 export function capacityOf(cells: readonly CellResult[]): number {
-  const p50 = cells.find((c) => c.transport === 'in-process')?.latency?.p50Us;
-  return p50 === undefined || p50 <= 0 ? 1 : 1e6 / p50;
+  const p50 = (c: CellResult): number[] => (c.status === 'ok' && (c.latency?.p50Us ?? 0) > 0 ? [c.latency?.p50Us as number] : []);
+  const inProcess = cells.filter((c) => c.transport === 'in-process').flatMap(p50);
+  const p50s = inProcess.length > 0 ? inProcess : cells.flatMap(p50);
+  return p50s.length === 0 ? 1 : 1e6 / Math.min(...p50s);
+}
+
+/**
+ * Why a model suite leaves out what needs our own model (the in-process baseline and the checks
+ * against it): under --connect the server may be anything written to the idea's wires.
+ */
+export function notOurModel(ctx: SuiteContext): string | undefined {
+  const at = ctx.config.connect;
+  return at === undefined ? undefined : `--connect ${at} is a server the harness did not start, which need not serve our model`;
+}
+
+/** A check that was not made, and why: it passes, and says so. */
+export function skippedCheck(name: string, why: string): RunCheck {
+  return { name, ok: true, detail: `skipped: ${why}`, data: { skipped: true } };
 }

@@ -50,6 +50,11 @@ class Core:
     def load(self) -> None:
         """Load weights and warm up. Raises SidecarError with a clear message on failure."""
 
+    def uses_cuda(self) -> bool:
+        """Whether load() will put the model on a CUDA device, answered before load() and without
+        initialising CUDA: a front-end that forks must then load the model in the child."""
+        return False
+
     def info(self) -> dict[str, Any]:
         """Facts for the ready line and results (device, weights, config)."""
         return {}
@@ -65,7 +70,13 @@ class Core:
         raise SidecarError("UNSUPPORTED_OP", f"Model `{self.name}` does not classify images")
 
     def generate(self, request: GenerateRequest) -> Iterator[GenerateEvent]:
-        """Yield events as tokens are produced; the last one has done=True and stats."""
+        """Yield events as tokens are produced; the last one has done=True and stats.
+
+        Validation errors should raise from this call, before any event. The iterator may also
+        have `close()` (stop generating: front-ends call it once done with it) and
+        `cancel_when(gone)` (stop once `gone()` says the client has left); the gemma core's
+        Generation has both (generation.py). Front-ends reach them through sidecars.ops.
+        """
         raise SidecarError("UNSUPPORTED_OP", f"Model `{self.name}` does not generate text")
 
 

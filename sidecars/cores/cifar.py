@@ -10,12 +10,13 @@ from typing import Any
 import torch
 
 from .. import cifar_data
-from ..cifar_model import describe_device, images_to_tensor, load_model, select_device
+from ..cifar_model import StagingBuffer, images_to_tensor, load_model
+from ..device import describe_device, dtype_name, gpu_facts, resolve_dtype, select_device, synchronize, wants_cuda
 from ..errors import SidecarError
 from .base import ClassifyResult, Core, check_image_batch
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "cifar10-cnn.pt"
-DEFAULTS: dict[str, Any] = {"weights": str(DEFAULT_WEIGHTS), "device": "auto", "max_batch": 1024}
+DEFAULTS: dict[str, Any] = {"weights": str(DEFAULT_WEIGHTS), "device": "auto", "dtype": None, "max_batch": 1024}
 
 
 def _sha256_prefix(path: Path) -> str:
@@ -28,7 +29,8 @@ def _sha256_prefix(path: Path) -> str:
 
 class CifarCore(Core):
     """Serves classify from several front-end threads; the lock makes one forward pass run at a time,
-    so compute_ns measures the model alone and torch's intra-op threads are not oversubscribed."""
+    so compute_ns measures the model alone and torch's intra-op threads are not oversubscribed. On
+    CUDA it also guards the pinned staging buffer, which one batch's upload uses at a time."""
 
     name = "cifar"
 
@@ -36,6 +38,7 @@ class CifarCore(Core):
         opts = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
         self._weights = Path(opts["weights"])
         self._device_name = str(opts["device"])
+        self._dtype_name: str | None = opts["dtype"]
         self._max_batch = int(opts["max_batch"])
         if self._max_batch < 1:
             raise ValueError(f"Expected `max_batch` to be a positive integer, got {opts['max_batch']!r}")
@@ -44,21 +47,36 @@ class CifarCore(Core):
         self._lock = threading.Lock()
         self._model: torch.nn.Module | None = None
         self._device = torch.device("cpu")
+        self._dtype = resolve_dtype(self._dtype_name, self._device)  # checks the name now, before any load
+        self._staging: StagingBuffer | None = None
         self._sha = ""
+
+    def uses_cuda(self) -> bool:
+        return wants_cuda(self._device_name)
 
     def load(self) -> None:
         if self._threads:
             torch.set_num_threads(self._threads)
         self._device = select_device(self._device_name)
-        self._model = load_model(self._weights, self._device)
+        self._dtype = resolve_dtype(self._dtype_name, self._device)
+        self._model = load_model(self._weights, self._device, self._dtype)
+        self._staging = StagingBuffer() if self._device.type == "cuda" else None
         self._sha = _sha256_prefix(self._weights)
         # A large and a single-image pass allocate buffers and pick kernels before the first timed call.
-        self.classify(bytes(cifar_data.IMAGE_BYTES * min(self._max_batch, 256)))
+        try:
+            self.classify(bytes(cifar_data.IMAGE_BYTES * min(self._max_batch, 256)))
+        except RuntimeError as exc:  # e.g. float16 convolutions on a CPU torch 1.13 cannot run
+            if self._dtype == torch.float32:
+                raise
+            raise ValueError(f"Expected a `dtype` that torch {torch.__version__} runs this CNN in on "
+                             f"{self._device.type}, got {dtype_name(self._dtype)!r}: {exc}") from exc
         self.classify(bytes(cifar_data.IMAGE_BYTES))
 
     def info(self) -> dict[str, Any]:
         return {
             "device": describe_device(self._device),
+            **gpu_facts(self._device),
+            "dtype": dtype_name(self._dtype),
             "weights": str(self._weights),
             "weights_sha256": self._sha,
             "torch": torch.__version__,
@@ -74,15 +92,13 @@ class CifarCore(Core):
         model = self._model
         if model is None:
             raise SidecarError("INTERNAL", "CIFAR core used before load()")
-        cuda = self._device.type == "cuda"
         with self._lock, torch.inference_mode():
-            batch = images_to_tensor(images, self._device)
-            if cuda:
-                torch.cuda.synchronize(self._device)  # keep the upload and cast out of compute_ns
+            batch = images_to_tensor(images, self._device, self._dtype, self._staging)
+            # Keeps the upload and cast out of compute_ns, and frees the staging buffer for the next batch.
+            synchronize(self._device)
             start = time.perf_counter_ns()
             labels = model(batch).argmax(dim=1)
-            if cuda:
-                torch.cuda.synchronize(self._device)
+            synchronize(self._device)
             compute_ns = time.perf_counter_ns() - start
             out = labels.to(torch.uint8).cpu().numpy().tobytes()
         return ClassifyResult(labels=out, compute_ns=compute_ns)

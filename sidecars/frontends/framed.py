@@ -8,9 +8,10 @@ from typing import Any, Callable
 from ..address import Address
 from ..cores.base import IMAGE_BYTES, ClassifyResult, Core, check_image_batch
 from ..errors import SidecarError, to_sidecar_error
-from ..ops import MAX_BATCH_IMAGES, generate_request
+from ..ops import MAX_BATCH_IMAGES, class_name, generate_request, generation
 from .framing import DEFAULT_MAX_FRAME_BYTES
-from .stream_server import serve_stream
+from .nesting import loads_json
+from .stream_server import connection_cap, serve_stream
 
 ECHO, CLASSIFY, CLASSIFY_BATCH, GENERATE, GENERATE_STREAM, TOKEN, CLASSIFY_TIMED, ERROR = 0, 1, 2, 3, 4, 5, 6, 255
 _HEADER = struct.Struct(">IB")
@@ -32,6 +33,10 @@ def error_frame(error: SidecarError) -> bytes:
 class FramedSession:
     def __init__(self, core: Core) -> None:
         self._core = core
+        self._gone: Callable[[], bool] | None = None
+
+    def watch_peer(self, gone: Callable[[], bool]) -> None:
+        self._gone = gone
 
     def on_frame(self, body: bytes, send: Callable[[list[bytes]], None]) -> None:
         if not body:
@@ -44,7 +49,9 @@ class FramedSession:
                 payload = self._core.echo(body[1:])
                 send([header(ECHO, len(payload)), payload])
             elif kind == CLASSIFY:
-                send([frame(CLASSIFY, self._classify(body, single=True).labels)])
+                # The idea's reply: the class the model assigns, by name, as UTF-8 text.
+                label = self._classify(body, single=True).labels[0]
+                send([frame(CLASSIFY, class_name(self._core, label).encode("utf-8"))])
             elif kind == CLASSIFY_BATCH:
                 send([frame(CLASSIFY_BATCH, self._classify(body, single=False).labels)])
             elif kind == CLASSIFY_TIMED:
@@ -73,20 +80,22 @@ class FramedSession:
         request = generate_request(_json_object(body))
         text: list[str] = []
         stats: dict[str, Any] = {}
-        for event in self._core.generate(request):
-            text.append(event.text)
-            if stream and event.text:
-                send([frame(TOKEN, event.text.encode())])
-            if event.done:
-                stats = event.stats
+        with generation(self._core, request, self._gone) as events:
+            for event in events:
+                text.append(event.text)
+                if stream and event.text:
+                    send([frame(TOKEN, event.text.encode())])
+                if event.done:
+                    stats = event.stats
         send([frame(GENERATE, json.dumps({"response": "".join(text), "stats": stats}).encode())])
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise SidecarError("BAD_INPUT", f"Expected a UTF-8 JSON object, got {exc}") from exc
+    value = loads_json(text, "the JSON body")
     if not isinstance(value, dict):
         raise SidecarError("BAD_INPUT", f"Expected a JSON object, got {type(value).__name__}")
     return value
@@ -94,4 +103,4 @@ def _json_object(body: bytes) -> dict[str, Any]:
 
 def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Callable[[Address], None]) -> None:
     max_bytes = int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES)
-    serve_stream(address, lambda: FramedSession(core), on_ready, max_bytes)
+    serve_stream(address, lambda: FramedSession(core), on_ready, max_bytes, connection_cap(options))

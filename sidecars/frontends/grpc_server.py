@@ -19,11 +19,12 @@ from typing import Any, AsyncIterator, Callable, Iterator
 
 import grpc
 
-from ..address import Address
+from ..address import Address, ListenError, numeric_host, remove_stale_socket
 from ..cores.base import IMAGE_BYTES, Core, GenerateEvent, GenerateRequest, check_image_batch
 from ..errors import SidecarError, to_sidecar_error
-from ..ops import MAX_BATCH_IMAGES, generate_request
+from ..ops import MAX_BATCH_IMAGES, close_events, generate_request, start_generation
 from .framing import DEFAULT_MAX_FRAME_BYTES
+from .grpc_budget import DEFAULT_INFLIGHT_BYTES, INFLIGHT_CALLS, InflightBudget, budget_aio, budget_thread
 
 PROTO = "sidecars/proto/sidecar.proto"  # relative to the repository root, which must be on sys.path
 ERROR_KEY = "sidecar-error-code"
@@ -37,6 +38,8 @@ STATUS = {
     "UNSUPPORTED_OP": grpc.StatusCode.UNIMPLEMENTED,
     "UNKNOWN_TYPE": grpc.StatusCode.UNIMPLEMENTED,
     "FRAME_TOO_LARGE": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "TIMEOUT": grpc.StatusCode.DEADLINE_EXCEEDED,
+    "OVERLOADED": grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 _OPTIONAL_FIELDS = ("sampling_steps", "temperature", "top_k", "top_p", "seed")
 _STAT_INTS = ("prompt_tokens", "output_tokens", "prefill_ns", "decode_ns", "ttft_ns")
@@ -88,10 +91,15 @@ class GrpcOps:
                 fields[name] = getattr(request, name)
         return generate_request(fields)
 
-    def generate(self, raw: bytes) -> Any:
+    def start_generate(self, raw: bytes, gone: Callable[[], bool] | None = None) -> Iterator[GenerateEvent]:
+        """The generation's events (close them when done); `gone` cancels it once the call is over."""
+        return start_generation(self.core, self.generate_request(raw), gone)
+
+    def reply(self, events: Iterator[GenerateEvent]) -> Any:
+        """A unary Generate's reply: every event taken."""
         text: list[str] = []
         stats: dict[str, Any] = {}
-        for event in self.core.generate(self.generate_request(raw)):
+        for event in events:
             text.append(event.text)
             if event.done:
                 stats = event.stats
@@ -149,7 +157,7 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str, tuple[tuple[str
 
 
 def _unary_ops(ops: GrpcOps) -> dict[str, Callable[[bytes], Any]]:
-    return {"Echo": ops.echo, "Classify": ops.classify, "ClassifyBatch": ops.classify_batch, "Generate": ops.generate}
+    return {"Echo": ops.echo, "Classify": ops.classify, "ClassifyBatch": ops.classify_batch}
 
 
 def thread_behaviours(ops: GrpcOps) -> dict[str, Callable[..., Any]]:
@@ -164,25 +172,46 @@ def thread_behaviours(ops: GrpcOps) -> dict[str, Callable[..., Any]]:
 
         return handle
 
+    # A generation stops between model steps once its call is over (the client cancelled or left).
+    def generate(raw: bytes, context: grpc.ServicerContext) -> Any:
+        try:
+            events = ops.start_generate(raw, lambda: not context.is_active())
+            try:
+                return ops.reply(events)
+            finally:
+                close_events(events)
+        except Exception as exc:  # a bad request is answered, never fatal to the sidecar
+            _abort(context, exc)
+
     def stream(raw: bytes, context: grpc.ServicerContext) -> Iterator[Any]:
         try:
             done = False
-            for event in ops.core.generate(ops.generate_request(raw)):
-                if event.text or event.done:
-                    yield ops.chunk(event)
-                done = done or event.done
+            events = ops.start_generate(raw, lambda: not context.is_active())
+            try:
+                for event in events:
+                    if event.text or event.done:
+                        yield ops.chunk(event)
+                    done = done or event.done
+            finally:
+                close_events(events)
             if not done:
                 yield ops.last_chunk()
         except Exception as exc:  # a bad request is answered, never fatal to the sidecar
             _abort(context, exc)
 
-    return {**{name: unary(op) for name, op in _unary_ops(ops).items()}, "GenerateStream": stream}
+    unaries = {name: unary(op) for name, op in _unary_ops(ops).items()}
+    return {**unaries, "Generate": generate, "GenerateStream": stream}
 
 
 def _abort(context: grpc.ServicerContext, exc: BaseException) -> None:
     code, message, trailing = status_of(exc)
     context.set_trailing_metadata(trailing)
     context.abort(code, message)
+
+
+async def _abort_aio(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    code, message, trailing = status_of(exc)
+    await context.abort(code, message, trailing_metadata=trailing)
 
 
 _END = GenerateEvent(text="")  # the sentinel `next` returns once the core's iterator is exhausted
@@ -202,17 +231,34 @@ def aio_behaviours(ops: GrpcOps, pool: futures.Executor) -> dict[str, Callable[.
 
         return handle
 
+    # A call the client cancels or leaves is cancelled here (CancelledError at an await), and the
+    # `finally` that closes the events stops its generation between model steps.
+    async def generate(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            events = iter(await loop.run_in_executor(pool, ops.start_generate, raw))
+            try:
+                return await loop.run_in_executor(pool, ops.reply, events)
+            finally:
+                close_events(events)
+        except Exception as exc:  # a bad request is answered, never fatal to the sidecar
+            failure = exc
+        code, message, trailing = status_of(failure)
+        await context.abort(code, message, trailing_metadata=trailing)
+
     async def stream(raw: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         loop = asyncio.get_running_loop()
         failure: Exception | None = None
         try:
-            request = ops.generate_request(raw)
-            events = iter(await loop.run_in_executor(pool, ops.core.generate, request))
+            events = iter(await loop.run_in_executor(pool, ops.start_generate, raw))
             done = False
-            while (event := await loop.run_in_executor(pool, next, events, _END)) is not _END:
-                if event.text or event.done:
-                    yield ops.chunk(event)
-                done = done or event.done
+            try:
+                while (event := await loop.run_in_executor(pool, next, events, _END)) is not _END:
+                    if event.text or event.done:
+                        yield ops.chunk(event)
+                    done = done or event.done
+            finally:
+                close_events(events)
             if not done:
                 yield ops.last_chunk()
         except Exception as exc:  # a bad request is answered, never fatal to the sidecar
@@ -223,7 +269,7 @@ def aio_behaviours(ops: GrpcOps, pool: futures.Executor) -> dict[str, Callable[.
 
     inline_echo = type(ops.core).echo is Core.echo  # the base echo returns its input: nothing to block on
     behaviours = {name: unary(op, inline_echo and name == "Echo") for name, op in _unary_ops(ops).items()}
-    return {**behaviours, "GenerateStream": stream}
+    return {**behaviours, "Generate": generate, "GenerateStream": stream}
 
 
 def server_options(max_bytes: int) -> list[tuple[str, int]]:
@@ -236,17 +282,24 @@ def server_options(max_bytes: int) -> list[tuple[str, int]]:
 
 
 def bind(server: Any, address: Address) -> Address:
-    """Add the listening port; returns the address actually bound (the real port for port 0)."""
+    """Add the listening port; returns the address actually bound (the real port for port 0).
+
+    TCP binds exactly the address the stream front-ends bind for the same host: gRPC would bind
+    every address a name resolves to, and [::] (IPv6 too) for 0.0.0.0, which it cannot bind alone.
+    """
     if address.family == "unix":
-        if os.path.exists(address.path):
-            os.unlink(address.path)  # a stale socket from a crashed run would make bind fail
+        remove_stale_socket(address.path)
         previous = os.umask(0o177)  # the socket file is created 0600
         try:
             server.add_insecure_port(f"unix:{address.path}")
         finally:
             os.umask(previous)
         return address
-    host = f"[{address.host}]" if ":" in address.host else address.host
+    ip = numeric_host(address.host)
+    if ip == "0.0.0.0":
+        raise ListenError(f"Expected a gRPC `--listen` host other than 0.0.0.0, got {str(address)!r}: gRPC listens on "
+                          "[::] (IPv6 too) for it; give one address, or tcp:[::]:PORT for every IPv4 and IPv6 address")
+    host = f"[{ip}]" if ":" in ip else ip
     port = server.add_insecure_port(f"{host}:{address.port}")
     if not port:
         raise OSError(f"gRPC could not bind tcp:{host}:{address.port}")
@@ -266,10 +319,14 @@ def _cleanup(bound: Address) -> None:
 OnReady = Callable[[Address], None]
 
 
-def serve_thread(ops: GrpcOps, address: Address, max_bytes: int, on_ready: OnReady) -> None:
+def serve_thread(ops: GrpcOps, address: Address, max_bytes: int, on_ready: OnReady,
+                 budget: InflightBudget | None = None) -> None:
+    budget = budget or InflightBudget()
     pool = futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="grpc")
-    server = grpc.server(pool, options=server_options(max_bytes))
-    server.add_generic_rpc_handlers((handlers(thread_behaviours(ops), ops.pb),))
+    # maximum_concurrent_rpcs bounds the calls queued for the pool, which the budget (counted from
+    # a handler's start) does not see; grpc refuses past it with RESOURCE_EXHAUSTED of its own.
+    server = grpc.server(pool, options=server_options(max_bytes), maximum_concurrent_rpcs=INFLIGHT_CALLS)
+    server.add_generic_rpc_handlers((handlers(budget_thread(thread_behaviours(ops), budget, _abort), ops.pb),))
     bound = bind(server, address)
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda _signum, _frame: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -286,10 +343,12 @@ def serve_thread(ops: GrpcOps, address: Address, max_bytes: int, on_ready: OnRea
         _cleanup(bound)
 
 
-async def serve_aio(ops: GrpcOps, address: Address, max_bytes: int, on_ready: OnReady) -> None:
+async def serve_aio(ops: GrpcOps, address: Address, max_bytes: int, on_ready: OnReady,
+                    budget: InflightBudget | None = None) -> None:
+    budget = budget or InflightBudget()
     pool = futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="core")
-    server = grpc.aio.server(options=server_options(max_bytes))
-    server.add_generic_rpc_handlers((handlers(aio_behaviours(ops, pool), ops.pb),))
+    server = grpc.aio.server(options=server_options(max_bytes), maximum_concurrent_rpcs=INFLIGHT_CALLS)
+    server.add_generic_rpc_handlers((handlers(budget_aio(aio_behaviours(ops, pool), budget, _abort_aio), ops.pb),))
     bound = bind(server, address)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -311,7 +370,8 @@ async def serve_aio(ops: GrpcOps, address: Address, max_bytes: int, on_ready: On
 def serve(core: Core, address: Address, options: dict[str, Any], on_ready: OnReady) -> None:
     ops = GrpcOps(core, load_messages())
     max_bytes = int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES)
+    budget = InflightBudget(int(options.get("max_inflight_bytes") or DEFAULT_INFLIGHT_BYTES))
     if options.get("grpc_server", DEFAULT_SERVER) == "aio":
-        asyncio.run(serve_aio(ops, address, max_bytes, on_ready))
+        asyncio.run(serve_aio(ops, address, max_bytes, on_ready, budget))
     else:
-        serve_thread(ops, address, max_bytes, on_ready)
+        serve_thread(ops, address, max_bytes, on_ready, budget)

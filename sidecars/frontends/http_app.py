@@ -10,14 +10,16 @@ import binascii
 import itertools
 import json
 import logging
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..cores.base import IMAGE_BYTES, Core, GenerateEvent, check_image_batch
 from ..errors import SidecarError, to_sidecar_error
-from ..ops import MAX_BATCH_IMAGES, generate_request
+from ..ops import MAX_BATCH_IMAGES, class_name, close_events, generate_request, generation, start_generation
+from . import peer
+from .nesting import loads_json
 
 log = logging.getLogger("sidecars.http_json")
 
@@ -27,12 +29,16 @@ STATUS_BY_CODE = {
     "UNKNOWN_TYPE": 404,
     "FRAME_TOO_LARGE": 413,
     "UNSUPPORTED_OP": 501,
+    "OVERLOADED": 503,
     "MODEL_ERROR": 500,
+    "TIMEOUT": 408,  # a client too slow: to read its stream (a last event), or to send its body (read_body)
     "INTERNAL": 500,
 }
 # Statuses Werkzeug raises itself; any other 4xx is BAD_INPUT and any 5xx INTERNAL.
 CODE_BY_STATUS = {404: "UNKNOWN_TYPE", 405: "UNKNOWN_TYPE", 413: "FRAME_TOO_LARGE"}
 ROUTES = "POST /echo, /prompt, /classify, /classify_batch or GET /healthz"
+# The environ key of a callable that makes gunicorn close the connection after the reply (http_workers.py).
+CLOSE_CONNECTION = "sidecars.close_connection"
 
 _dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
 
@@ -55,16 +61,41 @@ def read_object(limit: int) -> dict[str, Any]:
     declared = environ.get("CONTENT_LENGTH")
     if declared and declared.isdigit() and int(declared) > limit:
         raise RequestEntityTooLarge(f"Expected a request body of at most {limit} bytes, got {declared}")
-    body = environ["wsgi.input"].read(limit + 1)
-    if len(body) > limit:
-        raise RequestEntityTooLarge(f"Expected a request body of at most {limit} bytes, got more")
-    try:
-        value = json.loads(body)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
-        raise SidecarError("BAD_INPUT", f"Expected a UTF-8 JSON object as the body, got {exc}") from exc
+    value = loads_json(read_body(environ, limit), "the body")
     if not isinstance(value, dict):
         raise SidecarError("BAD_INPUT", f"Expected a JSON object as the body, got {type(value).__name__}")
     return value
+
+
+def read_body(environ: dict[str, Any], limit: int) -> bytes:
+    """The whole body, at most `limit` bytes. One that is cut short, badly chunked, too slow (the
+    workers' read deadline, http_workers.py) or too large leaves the connection unusable, so the
+    reply to it closes the connection."""
+    declared = environ.get("CONTENT_LENGTH")
+    try:
+        body = environ["wsgi.input"].read(limit + 1)
+        if len(body) > limit:
+            raise RequestEntityTooLarge(f"Expected a request body of at most {limit} bytes, got more")
+        if declared and declared.isdigit() and len(body) < int(declared):
+            raise SidecarError("BAD_INPUT", f"Expected a body of {declared} bytes (its Content-Length), "
+                                            f"got {len(body)} before the client stopped sending")
+    except TimeoutError as exc:
+        close_connection(environ)
+        raise SidecarError("TIMEOUT", f"Expected the request body in time, got {exc}") from exc
+    except OSError as exc:  # gunicorn's InvalidChunkSize, ChunkMissingTerminator, NoMoreData
+        close_connection(environ)
+        raise SidecarError("BAD_INPUT", f"Expected a well-formed chunked body, got {exc}") from exc
+    except (SidecarError, RequestEntityTooLarge):
+        close_connection(environ)
+        raise
+    return body
+
+
+def close_connection(environ: dict[str, Any]) -> None:
+    """Have the worker close the connection after this reply (a no-op outside gunicorn)."""
+    close = environ.get(CLOSE_CONNECTION)
+    if close is not None:
+        close()
 
 
 def string_field(fields: dict[str, Any], name: str) -> str:
@@ -82,24 +113,17 @@ def base64_field(fields: dict[str, Any], name: str) -> bytes:
         raise SidecarError("BAD_INPUT", f"Expected `{name}` to be standard base64, got {exc}") from exc
 
 
-def class_name(core: Core, label: int) -> str:
-    try:
-        names = core.class_names()
-    except SidecarError:  # a classifier without names still answers, with the index as its name
-        return str(label)
-    return names[label] if label < len(names) else str(label)
-
-
 def sse(value: Any) -> bytes:
     return b"data: " + _dumps(value).encode() + b"\n\n"
 
 
-def sse_events(events: Iterator[GenerateEvent]) -> Iterator[bytes]:
-    """One `data:` event per piece of text, then the totals; a failure mid-stream is an error event."""
+def sse_events(events: Iterator[GenerateEvent], head: list[GenerateEvent]) -> Iterator[bytes]:
+    """One `data:` event per piece of text (`head`, then `events`), then the totals; a failure
+    mid-stream is an error event. Closing it (gunicorn does, when the client goes) stops the generation."""
     text: list[str] = []
     stats: dict[str, Any] = {}
     try:
-        for event in events:
+        for event in itertools.chain(head, events):
             text.append(event.text)
             if event.text:
                 yield sse({"token": event.text})
@@ -108,7 +132,15 @@ def sse_events(events: Iterator[GenerateEvent]) -> Iterator[bytes]:
     except Exception as exc:  # the status line is gone: the error travels as the last event
         yield sse({"error": to_sidecar_error(exc).to_dict()})
         return
+    finally:
+        close_events(events)
     yield sse({"response": "".join(text), "stats": stats, "done": True})
+
+
+def client_gone() -> Callable[[], bool] | None:
+    """Under gunicorn, a check on the request's socket that says the client has left (peer.py)."""
+    sock = request.environ.get("gunicorn.socket")
+    return None if sock is None else peer.watcher(sock)
 
 
 def create_app(core: Core, max_body_bytes: int) -> Flask:
@@ -129,19 +161,24 @@ def create_app(core: Core, max_body_bytes: int) -> Flask:
         stream = fields.get("stream", False)
         if not isinstance(stream, bool):
             raise SidecarError("BAD_INPUT", f"Expected `stream` to be a boolean, got {type(stream).__name__}")
-        events = iter(core.generate(generate_request(fields)))
         if stream:
-            # Pull the first event here, so errors before any text still get an HTTP status.
-            first = next(events, None)
+            events = iter(start_generation(core, generate_request(fields), client_gone()))
+            try:
+                # Pull the first event here, so errors before any text still get an HTTP status.
+                first = next(events, None)
+            except BaseException:
+                close_events(events)
+                raise
             head = [] if first is None else [first]
-            return Response(sse_events(itertools.chain(head, events)), content_type="text/event-stream",
+            return Response(sse_events(events, head), content_type="text/event-stream",
                             headers={"Cache-Control": "no-cache"})
         text: list[str] = []
         stats: dict[str, Any] = {}
-        for event in events:
-            text.append(event.text)
-            if event.done:
-                stats = event.stats
+        with generation(core, generate_request(fields), client_gone()) as events:
+            for event in events:
+                text.append(event.text)
+                if event.done:
+                    stats = event.stats
         return json_response({"response": "".join(text), "stats": stats})
 
     @app.post("/classify")

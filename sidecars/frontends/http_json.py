@@ -1,7 +1,10 @@
 """The `http-json` wire: the Flask app (http_app.py) under gunicorn, as Python models are usually deployed.
 
 gunicorn runs in-process (BaseApplication) with one worker, forked after the core has loaded, so
-the model is loaded once and the worker's app closes over it. Two set-ups (`options["http_worker"]`):
+the model is loaded once and the worker's app closes over it. A model on CUDA cannot load before the
+fork (a child cannot use the CUDA its parent initialised): with `options["load_in_worker"]` the worker
+calls it before serving, and the worker, not the master, announces readiness, once, however many
+workers gunicorn starts over the master's life. Two set-ups (`options["http_worker"]`):
 `sync`, gunicorn's default, closes the connection after every response; `gthread` keeps it alive.
 Only the ready line goes to stdout; gunicorn logs to stderr and writes no access log.
 
@@ -12,19 +15,25 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import mmap
 import os
 import signal
 import sys
 from typing import Any, Callable, NoReturn
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from ..address import Address
 from ..cores.base import Core
 from .framing import DEFAULT_MAX_FRAME_BYTES
 from .http_app import create_app
+from .http_workers import DEFAULT_READ_TIMEOUT_S
 
 HTTP_WORKERS = ("sync", "gthread")
+# gunicorn's workers with per-request read deadlines, pipelining and chunk limits (http_workers.py).
+WORKER_CLASSES = {"sync": "sidecars.frontends.http_workers.SidecarSyncWorker",
+                  "gthread": "sidecars.frontends.http_workers.SidecarThreadWorker"}
 GTHREAD_THREADS = 4
 # Longer than the client's own idle limit (60 s, transports/http-json.ts), so the client is the one
 # to drop an idle connection and never sends a request on one the server is closing.
@@ -47,7 +56,7 @@ def gunicorn_settings(address: Address, options: dict[str, Any]) -> dict[str, An
     settings: dict[str, Any] = {
         "bind": [bind],
         "workers": 1,
-        "worker_class": worker,
+        "worker_class": WORKER_CLASSES[worker],
         "umask": 0o177,  # the unix socket file is created 0600
         # 0 turns off the master's heartbeat kill: a long generation would otherwise be cut at 30 s.
         "timeout": 0,
@@ -62,6 +71,14 @@ def gunicorn_settings(address: Address, options: dict[str, Any]) -> dict[str, An
     if worker == "gthread":
         settings.update(threads=GTHREAD_THREADS, keepalive=KEEPALIVE_S)
     return settings
+
+
+def read_timeout(options: dict[str, Any]) -> float:
+    """`options["read_timeout_s"]`: how long a request may take to arrive whole (http_workers.py)."""
+    value = float(options.get("read_timeout_s") or DEFAULT_READ_TIMEOUT_S)
+    if value <= 0:
+        raise ValueError(f"Expected `read_timeout_s` to be positive, got {value!r}")
+    return value
 
 
 def bound_address(requested: Address, listener_name: Any) -> Address:
@@ -107,10 +124,13 @@ def release_openmp_pools() -> None:
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
-    def __init__(self, core: Core, settings: dict[str, Any], max_body_bytes: int) -> None:
+    """The application; the workers (http_workers.py) read their limits from it."""
+
+    def __init__(self, core: Core, settings: dict[str, Any], max_body_bytes: int, read_timeout_s: float) -> None:
         self._core = core
         self._settings = settings
-        self._max_body_bytes = max_body_bytes
+        self.max_body_bytes = max_body_bytes
+        self.read_timeout_s = read_timeout_s
         super().__init__()
 
     def load_config(self) -> None:
@@ -118,16 +138,19 @@ class _Server(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        return create_app(self._core, self._max_body_bytes)
+        return create_app(self._core, self.max_body_bytes)
 
 
 def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Callable[[Address], None]) -> None:
     max_bytes = int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES)
     settings = gunicorn_settings(address, options)
     master_pid = os.getpid()
+    load_in_worker: Callable[[], None] | None = options.get("load_in_worker")
+    announced = mmap.mmap(-1, 1)  # anonymous and shared: a worker's write is seen by the next one forked
 
     def when_ready(arbiter: Any) -> None:
-        on_ready(bound_address(address, arbiter.LISTENERS[0].sock.getsockname()))
+        if load_in_worker is None:
+            on_ready(bound_address(address, arbiter.LISTENERS[0].sock.getsockname()))
 
     def pre_fork(_arbiter: Any, _worker: Any) -> None:
         release_openmp_pools()
@@ -135,10 +158,28 @@ def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Calla
     def post_fork(_arbiter: Any, _worker: Any) -> None:
         die_with_parent(master_pid)
 
-    settings.update(when_ready=when_ready, pre_fork=pre_fork, post_fork=post_fork)
+    def post_worker_init(worker: Any) -> None:
+        """In the worker, its signal handlers set: load, then announce readiness if none did before.
+
+        gunicorn builds the app (create_app) just before this hook, so building it must not use the core.
+        """
+        if load_in_worker is None:
+            return
+        try:
+            load_in_worker()  # reports its own failure and raises SystemExit(3): serve() makes it the exit code
+        except Exception:
+            logging.getLogger("sidecars.http_json").exception("the model failed to load in the worker")
+            exit_worker(Arbiter.WORKER_BOOT_ERROR)
+        if announced[0] == 0:
+            announced[0] = 1
+            on_ready(bound_address(address, worker.sockets[0].sock.getsockname()))
+
+    settings.update(when_ready=when_ready, pre_fork=pre_fork, post_fork=post_fork, post_worker_init=post_worker_init)
     try:
-        _Server(core, settings, max_bytes).run()
+        _Server(core, settings, max_bytes, read_timeout(options)).run()
     except SystemExit as exc:
+        # A worker ending with WORKER_BOOT_ERROR (3, the sidecar's own startup-error code too) makes
+        # the master stop and exit with it, where any other code would have the worker respawned.
         if os.getpid() != master_pid:
             exit_worker(exc.code)
         if exc.code not in (0, None):  # the master ends with sys.exit(0) after a graceful stop

@@ -13,9 +13,10 @@ import msgpack
 from ..address import Address
 from ..cores.base import Core, check_image_batch
 from ..errors import SidecarError, to_sidecar_error
-from ..ops import MAX_BATCH_IMAGES, generate_request
+from ..ops import MAX_BATCH_IMAGES, generate_request, generation
 from .framing import DEFAULT_MAX_FRAME_BYTES
-from .stream_server import serve_stream
+from .nesting import check_depth
+from .stream_server import connection_cap, serve_stream
 
 Send = Callable[[list[bytes]], None]
 
@@ -44,6 +45,7 @@ class MsgpackSession:
 
     def __init__(self, core: Core) -> None:
         self._core = core
+        self._gone: Callable[[], bool] | None = None
         self._packer = msgpack.Packer(use_bin_type=True)
         self._ops: dict[str, Callable[[int, dict[str, Any], Send], None]] = {
             "echo": self._echo,
@@ -56,6 +58,7 @@ class MsgpackSession:
         try:
             request = _decode(body)
             request_id = _request_id(request)
+            check_depth(request, "the request")  # before a field is used, or printed in a message
             op = request.get("op")
             if type(op) is not str:
                 raise SidecarError("BAD_INPUT", f"Expected `op` to be a string, got {_type_name(op)}")
@@ -70,6 +73,9 @@ class MsgpackSession:
 
     def on_stream_error(self, error: SidecarError) -> bytes | None:
         return self._frame({"id": None, "error": error.to_dict()})
+
+    def watch_peer(self, gone: Callable[[], bool]) -> None:
+        self._gone = gone
 
     def _frame(self, reply: dict[str, Any]) -> bytes:
         body = self._packer.pack(reply)
@@ -99,15 +105,15 @@ class MsgpackSession:
             stream = False
         if not isinstance(stream, bool):
             raise SidecarError("BAD_INPUT", f"Expected `stream` to be a boolean, got {stream!r}")
-        events = self._core.generate(generate_request(request))
         text: list[str] = []
         stats: dict[str, Any] = {}
-        for event in events:
-            text.append(event.text)
-            if stream and event.text:
-                send([self._frame({"id": request_id, "token": event.text})])
-            if event.done:
-                stats = event.stats
+        with generation(self._core, generate_request(request), self._gone) as events:
+            for event in events:
+                text.append(event.text)
+                if stream and event.text:
+                    send([self._frame({"id": request_id, "token": event.text})])
+                if event.done:
+                    stats = event.stats
         final: dict[str, Any] = {"id": request_id, "response": "".join(text), "stats": stats}
         if stream:
             final["done"] = True
@@ -127,7 +133,9 @@ def _decode(body: bytes) -> dict[str, Any]:
 
 def _request_id(request: dict[str, Any]) -> int:
     request_id = request.get("id")
-    if type(request_id) is not int or not 0 <= request_id <= _MAX_ID:  # bool is not int here
+    if type(request_id) is not int:  # bool is not int here
+        raise SidecarError("BAD_INPUT", f"Expected `id` to be an unsigned integer, got {_type_name(request_id)}")
+    if not 0 <= request_id <= _MAX_ID:
         raise SidecarError("BAD_INPUT", f"Expected `id` to be an unsigned integer, got {request_id!r}")
     return request_id
 
@@ -145,4 +153,4 @@ def _type_name(value: object) -> str:
 
 def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Callable[[Address], None]) -> None:
     max_bytes = int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES)
-    serve_stream(address, lambda: MsgpackSession(core), on_ready, max_bytes)
+    serve_stream(address, lambda: MsgpackSession(core), on_ready, max_bytes, connection_cap(options))

@@ -11,16 +11,24 @@ import signal
 import socket
 import threading
 import time
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from ..address import Address, bind
 from ..errors import SidecarError
+from . import peer
 from .framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder
 
 log = logging.getLogger("sidecars.stream")
 RECV_BYTES = 256 * 1024
 JOIN_SMALLER_THAN = 64 * 1024  # below this one copy beats a second syscall
 LINGER_S = 1.0
+# Limits (docs/protocol.md, "Limits for connections and requests"). The kernel clamps the backlog
+# to net.core.somaxconn (4096 on current Linux); 128 turned a burst of 300 connects into EAGAIN.
+BACKLOG = 4096
+# Each connection is a thread and a 256 KiB receive buffer: 2,000 idle ones cost 570 MB.
+DEFAULT_MAX_CONNECTIONS = 512
+STOP_GRACE_S = 2.0  # for all handlers together; one still sending after it is cut off
+REFUSALS_LINGERING = 32  # refused connections closed gently (_lingering_close) at a time; more closed at once
 
 
 class Session(Protocol):
@@ -36,6 +44,9 @@ class Session(Protocol):
     def on_stream_error(self, error: SidecarError) -> bytes | None:
         """The stream went out of sync: the last frame to send before closing, if any."""
         ...
+
+    # Optional: `watch_peer(gone)`, called once before the first frame with a check (peer.py) that
+    # says whether the client has left; a session uses it to cancel work nobody waits for.
 
 
 class _Shutdown(Exception):
@@ -74,6 +85,9 @@ def _serve_connection(sock: socket.socket, session: Session, max_frame_bytes: in
     def send(frames: list[bytes]) -> None:
         send_frames(sock, frames)
 
+    watch_peer = getattr(session, "watch_peer", None)
+    if watch_peer is not None:
+        watch_peer(peer.watcher(sock))
     # One reused receive buffer: a fresh 256 KiB bytes object per recv costs an mmap/munmap pair.
     buffer = bytearray(RECV_BYTES)
     view = memoryview(buffer)
@@ -105,12 +119,17 @@ def serve_stream(
     make_session: Callable[[], Session],
     on_ready: Callable[[Address], None],
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> None:
-    """Accept connections until SIGTERM/SIGINT, then drain in-flight requests and return."""
-    listener, bound = bind(address)
+    """Accept connections until SIGTERM/SIGINT, then drain in-flight requests and return.
+
+    A connection over `max_connections` gets the codec's error frame OVERLOADED and is closed.
+    """
+    listener, bound = bind(address, backlog=BACKLOG)
     connections: set[socket.socket] = set()
     threads: list[threading.Thread] = []
     lock = threading.Lock()
+    lingering = threading.BoundedSemaphore(REFUSALS_LINGERING)
 
     def stop(_signum: int, _frame: object) -> None:
         raise _Shutdown()
@@ -123,7 +142,12 @@ def serve_stream(
             if bound.family == "tcp":
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with lock:
-                connections.add(conn)
+                full = len(connections) >= max_connections
+                if not full:
+                    connections.add(conn)
+            if full:
+                _refuse(conn, make_session(), max_connections, lingering)
+                continue
 
             def run(c: socket.socket = conn) -> None:
                 try:
@@ -146,13 +170,52 @@ def serve_stream(
         _drain(connections, threads, lock)
 
 
+def connection_cap(options: dict[str, Any]) -> int:
+    """`options["max_connections"]` (the front-ends' options dict), or the default."""
+    return int(options.get("max_connections") or DEFAULT_MAX_CONNECTIONS)
+
+
+def _refuse(conn: socket.socket, session: Session, cap: int, lingering: threading.BoundedSemaphore) -> None:
+    """Answer a connection over the cap with one error frame and close it, without blocking accept."""
+    error = SidecarError("OVERLOADED", f"Expected at most {cap} connections at once, got one more: try again later")
+    log.info("refusing a connection: %d open", cap)
+    last = session.on_stream_error(error)
+    try:
+        conn.setblocking(False)
+        if last:
+            conn.send(last)  # a new socket's empty send buffer takes a small frame whole
+        conn.setblocking(True)
+    except OSError:
+        conn.close()
+        return
+    if not lingering.acquire(blocking=False):
+        conn.close()
+        return
+
+    def close() -> None:
+        try:
+            _lingering_close(conn)
+        finally:
+            conn.close()
+            lingering.release()
+
+    threading.Thread(target=close, daemon=True, name="refused").start()
+
+
 def _drain(connections: set[socket.socket], threads: list[threading.Thread], lock: threading.Lock) -> None:
-    # SHUT_RD lets a handler finish the request it is on and then see end-of-stream.
-    with lock:
-        for conn in list(connections):
-            try:
-                conn.shutdown(socket.SHUT_RD)
-            except OSError:
-                pass
-    for thread in threads:
-        thread.join(timeout=5.0)
+    """Stop within STOP_GRACE_S and a second, whatever the clients do.
+
+    SHUT_RD lets a handler finish the request it is on and then see end-of-stream. A handler still
+    at it after the grace, typically blocked sending to a client that does not read, has its socket
+    shut down both ways, which fails the send at once (it used to be waited on 5 s per client).
+    """
+    for how, wait_s in ((socket.SHUT_RD, STOP_GRACE_S), (socket.SHUT_RDWR, LINGER_S)):
+        with lock:
+            for conn in list(connections):
+                try:
+                    conn.shutdown(how)
+                except OSError:
+                    pass
+        deadline = time.monotonic() + wait_s
+        for thread in threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -16,7 +16,8 @@ import time
 
 import torch
 
-from ..cifar_model import describe_device, select_device
+from ..cli import device_arg
+from ..device import DTYPES, describe_device, dtype_name, resolve_dtype, select_device, synchronize
 from .config import CONFIGS
 from .kv_cache import KVCache
 from .model import Transformer
@@ -30,11 +31,6 @@ def _steps(text: str) -> list[int]:
     return values
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def time_decode(model: Transformer, context: int, repeat: int) -> tuple[list[float], float]:
     """(per-step decode times in ms at `context` cached tokens, full-recompute time in ms)."""
     c, device = model.config, model.device
@@ -46,11 +42,11 @@ def time_decode(model: Transformer, context: int, repeat: int) -> tuple[list[flo
     with torch.inference_mode():
         model(tokens[:, :context], positions[:, :context], cache, 0, last_only=True)
         for _ in range(repeat + 2):  # two warm-up steps
-            _sync(device)
+            synchronize(device)
             start = time.perf_counter_ns()
             model(tokens[:, context:], positions[:, context:], cache, context, last_only=True).argmax(-1).tolist()
             samples.append((time.perf_counter_ns() - start) / 1e6)
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter_ns()
         model(tokens, positions, None, 0, last_only=True).argmax(-1).tolist()
         recompute_ms = (time.perf_counter_ns() - start) / 1e6
@@ -64,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arch", choices=["gemma", "llama"], default=None)
     p.add_argument("--steps", type=_steps, default=[16, 256])
     p.add_argument("--repeat", type=int, default=32)
-    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
-    p.add_argument("--dtype", choices=["float32", "bfloat16"], default=None)
+    p.add_argument("--device", type=device_arg, default="auto", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--dtype", choices=sorted(DTYPES), default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-ratio", type=float, default=1.5)
@@ -75,12 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     from .config import get_config
 
     device = select_device(args.device)
-    dtype = getattr(torch, args.dtype or ("bfloat16" if device.type == "cuda" else "float32"))
+    dtype = resolve_dtype(args.dtype, device, cuda_default="bfloat16")
     model = Transformer(get_config(args.config, args.arch), dtype, device).eval()
     random_init(model, args.seed)
     c = model.config
     print(f"config {c.name} ({c.arch}, {model.param_count() / 1e6:.1f}M params, vocab {c.vocab_size}) on "
-          f"{describe_device(device)} {str(dtype).removeprefix('torch.')}, torch {torch.__version__}, "
+          f"{describe_device(device)} {dtype_name(dtype)}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {args.repeat} steps each")
     medians = []
     for n in args.steps:

@@ -2,8 +2,10 @@
 
 Parameters are created empty (no init pass) because every model is then either loaded or
 random-initialised by weights.py; a 2B model would otherwise be initialised twice.
-Attention is written out by hand (no scaled_dot_product_attention) so it runs on torch 1.13 and
-supports soft-capping; norms, RoPE and softmax run in float32 whatever the weight dtype.
+Attention runs through torch's fused scaled_dot_product_attention where it can (torch >= 2.1, whose
+version takes `scale`; no attention soft-capping, which it cannot apply) and is written out by hand
+otherwise (torch 1.13, Gemma 2); the two agree (test_llm_model.py). Norms, RoPE and the hand-written
+softmax run in float32 whatever the weight dtype.
 """
 from __future__ import annotations
 
@@ -15,6 +17,31 @@ from torch import Tensor, nn
 
 from .config import ModelConfig
 from .kv_cache import KVCache
+
+_VERSION = tuple(int(part) for part in torch.__version__.split(".")[:2])
+HAS_SDPA = hasattr(F, "scaled_dot_product_attention") and _VERSION >= (2, 1)
+
+
+def fused_attention_for(c: ModelConfig, requested: bool | None = None) -> bool:
+    """Whether attention runs fused: `requested`, or where possible when None; an impossible request is an error."""
+    possible = HAS_SDPA and c.attn_softcap is None
+    if requested and not possible:
+        why = "attention soft-capping" if HAS_SDPA else f"torch {torch.__version__} (2.1 or later is needed)"
+        raise ValueError(f"Expected fused attention only where it can run, got a request for it with {why}")
+    return possible if requested is None else requested
+
+
+def attention_bias(mask: Tensor, groups: int, dtype: torch.dtype) -> Tensor:
+    """A boolean mask [batch or 1, 1, 1, T, keys] as SDPA's additive bias for stacked queries [.., 1, groups*T, keys].
+
+    Half of finfo.min, not -inf: a fully masked row (a left-padding slot) then stays finite instead of
+    turning NaN, a NaN its keys and values would carry into real rows later (0 * NaN is NaN). Half,
+    because SDPA adds the scores in the model's dtype: in float16, finfo.min plus a score below -16
+    overflows to -inf.
+    """
+    b, _, _, t, keys = mask.shape
+    allowed = mask.expand(b, 1, groups, t, keys).reshape(b, 1, groups * t, keys)
+    return torch.zeros(allowed.shape, dtype=dtype, device=mask.device).masked_fill_(~allowed, torch.finfo(dtype).min / 2)
 
 
 def _param(*shape: int, dtype: torch.dtype, device: torch.device) -> nn.Parameter:
@@ -69,9 +96,10 @@ def apply_rope(x: Tensor, cos: Tensor, sin: Tensor, interleaved: bool) -> Tensor
 
 
 class Attention(nn.Module):
-    def __init__(self, c: ModelConfig, dtype: torch.dtype, device: torch.device) -> None:
+    def __init__(self, c: ModelConfig, dtype: torch.dtype, device: torch.device, fused: bool = False) -> None:
         super().__init__()
         self.c = c
+        self.fused = fused  # then forward's mask is attention_bias(...), not the boolean mask
         self.groups = c.n_heads // c.n_kv_heads
         self.scale = (c.query_scale or c.head_dim) ** -0.5
         self.q = Linear(c.d_model, c.n_heads * c.head_dim, dtype, device)
@@ -98,14 +126,17 @@ class Attention(nn.Module):
             k, v = cache.update(layer, start, k, v)
         # Heads sharing a KV head are stacked along the query axis: one matmul, no repeated K/V.
         q = q.reshape(b, c.n_kv_heads, self.groups * t, c.head_dim) * self.scale
-        scores = (q @ k.transpose(-1, -2)).view(b, c.n_kv_heads, self.groups, t, -1).float()
-        if c.attn_softcap is not None:
-            scores = torch.tanh(scores / c.attn_softcap) * c.attn_softcap
-        # Filling (not adding) the mask keeps fully masked rows (left padding) finite instead of NaN.
-        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-        probs = torch.softmax(scores, dim=-1).to(v.dtype).view(b, c.n_kv_heads, self.groups * t, -1)
-        out = (probs @ v).view(b, c.n_heads, t, c.head_dim).transpose(1, 2).reshape(b, t, -1)
-        return self.o(out)
+        if self.fused:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0)
+        else:
+            scores = (q @ k.transpose(-1, -2)).view(b, c.n_kv_heads, self.groups, t, -1).float()
+            if c.attn_softcap is not None:
+                scores = torch.tanh(scores / c.attn_softcap) * c.attn_softcap
+            # Filling (not adding) the mask keeps fully masked rows (left padding) finite instead of NaN.
+            scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+            probs = torch.softmax(scores, dim=-1).to(v.dtype).view(b, c.n_kv_heads, self.groups * t, -1)
+            out = probs @ v
+        return self.o(out.view(b, c.n_heads, t, c.head_dim).transpose(1, 2).reshape(b, t, -1))
 
 
 class MLP(nn.Module):
@@ -123,11 +154,11 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, c: ModelConfig, dtype: torch.dtype, device: torch.device) -> None:
+    def __init__(self, c: ModelConfig, dtype: torch.dtype, device: torch.device, fused: bool = False) -> None:
         super().__init__()
         offset = 1.0 if c.is_gemma else 0.0
         self.attn_norm = RMSNorm(c.d_model, c.norm_eps, offset, dtype, device)
-        self.attn = Attention(c, dtype, device)
+        self.attn = Attention(c, dtype, device, fused)
         self.ffn_norm = RMSNorm(c.d_model, c.norm_eps, offset, dtype, device)
         self.mlp = MLP(c, dtype, device)
         self.sandwich = c.sandwich_norms
@@ -144,13 +175,15 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
-    def __init__(self, c: ModelConfig, dtype: torch.dtype = torch.float32,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(self, c: ModelConfig, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu",
+                 fused_attention: bool | None = None) -> None:
+        """fused_attention: None picks scaled_dot_product_attention where it can run (fused_attention_for)."""
         super().__init__()
         device = torch.device(device)
         self.config = c
+        self.fused_attention = fused_attention_for(c, fused_attention)
         self.embed = Embedding(c.vocab_size, c.d_model, dtype, device)
-        self.layers = nn.ModuleList(Block(c, dtype, device) for _ in range(c.n_layers))
+        self.layers = nn.ModuleList(Block(c, dtype, device, self.fused_attention) for _ in range(c.n_layers))
         self.norm = RMSNorm(c.d_model, c.norm_eps, 1.0 if c.is_gemma else 0.0, dtype, device)
         if not c.tied_embeddings:
             self.output = Linear(c.d_model, c.vocab_size, dtype, device)
@@ -168,6 +201,10 @@ class Transformer(nn.Module):
         if c.is_gemma:
             x = x * torch.tensor(math.sqrt(c.d_model), dtype=x.dtype)
         masks = self._masks(tokens.shape[1], start, pad, tokens.device)
+        if self.fused_attention:
+            groups = c.n_heads // c.n_kv_heads
+            full = attention_bias(masks[0], groups, x.dtype)
+            masks = (full, full if masks[1] is masks[0] else attention_bias(masks[1], groups, x.dtype))
         ropes = {theta: rope_tables(positions, c.head_dim, theta) for theta in {c.rope_theta, c.rope_theta_local}}
         for i, block in enumerate(self.layers):
             local = c.is_local(i)
@@ -190,8 +227,9 @@ class Transformer(nn.Module):
         if pad is not None:
             allowed = allowed & (k_slots[None] >= pad[:, None, None])
         window = self.config.sliding_window
-        local = allowed & (q_slots - k_slots < window)[None] if window is not None else allowed
-        return allowed[:, None, None], local[:, None, None]
+        full = allowed[:, None, None]
+        # Without a window both are one tensor, so the fused path builds one bias for both.
+        return full, (allowed & (q_slots - k_slots < window)[None])[:, None, None] if window is not None else full
 
     @property
     def device(self) -> torch.device:

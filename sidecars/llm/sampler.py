@@ -6,6 +6,7 @@ real token and its padding slots are masked, so a row decodes exactly as it woul
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Generator
 
@@ -28,6 +29,26 @@ class Sampling:
     @property
     def greedy(self) -> bool:
         return self.temperature <= 0.0
+
+
+# Below this, logits / temperature overflows float32 (it did from about 1e-38) and sampling fails;
+# far below it, sampling is greedy in all but name. 1e-7 stays at least 1e-7 when sent as a float32.
+MIN_TEMPERATURE = 1e-7
+SEED_RANGE = (-(2**63), 2**64 - 1)  # what torch.Generator.manual_seed takes
+
+
+def sampling_problem(sampling: Sampling) -> str | None:
+    """What is wrong with these settings, as an error message; None when they can be sampled with."""
+    t, top_k, top_p, seed = sampling.temperature, sampling.top_k, sampling.top_p, sampling.seed
+    if not math.isfinite(t) or t < 0 or 0 < t < MIN_TEMPERATURE:
+        return f"Expected `temperature` to be 0 (greedy) or a finite number of at least {MIN_TEMPERATURE:g}, got {t!r}"
+    if top_k < 0:
+        return f"Expected `top_k` to be >= 0, got {top_k}"
+    if not 0 < top_p <= 1:  # NaN included
+        return f"Expected `top_p` to be in (0, 1], got {top_p!r}"
+    if seed is not None and not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        return f"Expected `seed` to be from -2**63 to 2**64 - 1, got {seed}"
+    return None
 
 
 def select(logits: Tensor, sampling: Sampling, generator: torch.Generator | None) -> Tensor:

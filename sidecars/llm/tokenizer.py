@@ -29,6 +29,11 @@ class Tokenizer:
     def token_bytes(self, token_id: int) -> bytes:
         raise NotImplementedError
 
+    def max_token_bytes(self) -> int:
+        """The most bytes of text one token can stand for: the longest piece (at least 4, a whole
+        character, for an unknown token). No prompt of more than cache_size times this fits the cache."""
+        raise NotImplementedError
+
     def decode(self, ids: Iterable[int], continuation: bool = False) -> str:
         """Text of ids; unless they continue a prompt, a dummy-prefix space is dropped (as SentencePiece does)."""
         stream = self.stream(continuation)
@@ -82,6 +87,11 @@ class SentencePieceTokenizer(Tokenizer):
     def encode(self, text: str, bos: bool = True) -> list[int]:
         ids = list(self._sp.EncodeAsIds(text))
         return [self.bos_id, *ids] if bos else ids
+
+    def max_token_bytes(self) -> int:
+        # A piece's text; byte-fallback pieces (`<0xAB>`) are longer than the one byte they stand for.
+        sp = self._sp
+        return max(4, *(len(sp.IdToPiece(i).replace("\u2581", " ").encode("utf-8")) for i in range(self.vocab_size)))
 
     def token_bytes(self, token_id: int) -> bytes:
         cached = self._bytes.get(token_id)
@@ -150,6 +160,9 @@ class Llama2cTokenizer(Tokenizer):
                 break
             ids[best:best + 2] = [self._ids[self.pieces[ids[best]] + self.pieces[ids[best + 1]]]]
         return [self.bos_id, *ids] if bos else ids
+
+    def max_token_bytes(self) -> int:
+        return max(4, *(len(p) for p in self.pieces))
 
     def token_bytes(self, token_id: int) -> bytes:
         if token_id in (0, 1, 2) or not 0 <= token_id < self.vocab_size:

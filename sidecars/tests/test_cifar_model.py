@@ -13,9 +13,10 @@ import pytest
 import torch
 
 from sidecars import cifar_data, train_cifar
-from sidecars.cifar_model import IMAGE_BYTES, WeightsError, build_model, images_to_tensor, load_model, select_device
+from sidecars.cifar_model import IMAGE_BYTES, StagingBuffer, WeightsError, build_model, images_to_tensor, load_model
 from sidecars.cores import create_core
 from sidecars.cores.cifar import DEFAULT_WEIGHTS, CifarCore
+from sidecars.device import select_device
 from sidecars.errors import SidecarError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +61,38 @@ def test_planar_bytes_map_to_channel_row_col() -> None:
         assert int((x != 0).sum()) == 2
 
 
+def test_staging_buffer_is_reused_and_grown_only_for_larger_batches() -> None:
+    sizes: list[int] = []
+
+    def unpinned(size: int) -> torch.Tensor:  # pin_memory needs CUDA; the reuse logic does not
+        sizes.append(size)
+        return torch.empty(size, dtype=torch.uint8)
+
+    staging = StagingBuffer(unpinned)
+    rng = np.random.default_rng(3)
+    batches = [rng.integers(0, 256, size=n * IMAGE_BYTES, dtype=np.uint8).tobytes() for n in (3, 1, 3, 5, 6, 2)]
+    decoded = [images_to_tensor(b, "cpu", staging=staging) for b in batches]
+    assert sizes == [3 * IMAGE_BYTES, 6 * IMAGE_BYTES]  # grown once, to at least double, then reused
+    assert staging.allocations == 2 and staging.capacity == 6 * IMAGE_BYTES
+    for data, x in zip(batches, decoded):  # every batch decoded right, none overwritten by a later one
+        assert torch.equal(x, images_to_tensor(data))
+
+
+def test_default_staging_buffer_is_pinned() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("pinned memory needs CUDA")
+    staging = StagingBuffer()
+    view = staging.stage(np.zeros(IMAGE_BYTES, dtype=np.uint8))
+    assert view.is_pinned() and staging.allocations == 1
+
+
+def test_images_decode_to_the_requested_dtype() -> None:
+    data = bytes(range(256)) * (IMAGE_BYTES // 256)
+    x = images_to_tensor(data, "cpu", torch.bfloat16)
+    assert x.dtype == torch.bfloat16
+    torch.testing.assert_close(x, images_to_tensor(data).to(torch.bfloat16), rtol=0, atol=0)
+
+
 def test_missing_weights_file_names_the_path(tmp_path: Path) -> None:
     path = tmp_path / "nope.pt"
     with pytest.raises(WeightsError, match="nope.pt"):
@@ -98,7 +131,7 @@ def test_short_batch_is_bad_input(core: CifarCore) -> None:
 
 def test_info_and_class_names(core: CifarCore) -> None:
     info = core.info()
-    assert info["device"] == "cpu" and len(info["weights_sha256"]) == 12
+    assert info["device"] == "cpu" and info["dtype"] == "float32" and len(info["weights_sha256"]) == 12
     assert core.class_names()[:2] == ["airplane", "automobile"] and len(core.class_names()) == 10
 
 
@@ -118,6 +151,43 @@ def test_exact_1017_test_records_accuracy(core: CifarCore) -> None:
     labels, images = cifar_data.load_records(TEST_BATCH, limit=cifar_data.EXACT_RECORDS)
     predicted = np.frombuffer(core.classify(images.tobytes()).labels, dtype=np.uint8)
     assert float((predicted == labels).mean()) >= 0.70
+
+
+@needs_data
+def test_bfloat16_agrees_with_float32_on_200_test_images(core: CifarCore) -> None:
+    _labels, images = cifar_data.load_records(TEST_BATCH, limit=200)
+    low = create_core("cifar", {"device": "cpu", "threads": 2, "dtype": "bfloat16"})
+    low.load()
+    assert low.info()["dtype"] == "bfloat16"
+    assert isinstance(low, CifarCore) and low._model is not None
+    assert {p.dtype for p in low._model.parameters()} == {torch.bfloat16}
+    reference = np.frombuffer(core.classify(images.tobytes()).labels, dtype=np.uint8)
+    predicted = np.frombuffer(low.classify(images.tobytes()).labels, dtype=np.uint8)
+    assert float((predicted == reference).mean()) >= 0.95  # 199/200 with the committed weights
+
+
+def test_float16_runs_or_is_refused_at_load_with_the_dtype_named() -> None:
+    half = create_core("cifar", {"device": "cpu", "threads": 2, "dtype": "float16"})
+    try:
+        half.load()
+    except ValueError as exc:  # torch 1.13 has no float16 convolution on the CPU
+        assert "`dtype`" in str(exc) and "'float16'" in str(exc)
+    else:
+        assert half.info()["dtype"] == "float16" and len(half.classify(bytes(IMAGE_BYTES)).labels) == 1
+
+
+def test_unknown_dtype_is_refused_when_the_core_is_built() -> None:
+    with pytest.raises(ValueError, match="Expected `dtype` to be one of .*got 'int8'"):
+        create_core("cifar", {"device": "cpu", "dtype": "int8"})
+
+
+def test_classify_synchronizes_around_the_timed_forward_pass(core: CifarCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sidecars.cores import cifar
+
+    waited: list[torch.device] = []
+    monkeypatch.setattr(cifar, "synchronize", waited.append)
+    core.classify(bytes(2 * IMAGE_BYTES))
+    assert waited == [torch.device("cpu")] * 2  # after the upload, and after the forward pass
 
 
 def test_concurrent_classify_agrees_with_serial(core: CifarCore) -> None:
@@ -183,9 +253,52 @@ def test_inprocess_answers_blocks_of_commands(tmp_path: Path) -> None:
         proc.kill()
 
 
+def test_inprocess_takes_the_sidecars_dtype_flag(tmp_path: Path) -> None:
+    images = tmp_path / "images.bin"
+    images.write_bytes(bytes(IMAGE_BYTES))
+    proc = _inprocess("--model", "cifar", "--device", "cpu", "--threads", "1", "--images", str(images),
+                      "--dtype", "bfloat16")
+    try:
+        assert proc.stdout is not None
+        assert json.loads(proc.stdout.readline())["dtype"] == "bfloat16"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_inprocess_rejects_a_ragged_image_file(tmp_path: Path) -> None:
     images = tmp_path / "ragged.bin"
     images.write_bytes(bytes(IMAGE_BYTES + 1))
     cmd = [sys.executable, "-m", "sidecars.inprocess", "--model", "cifar", "--device", "cpu", "--images", str(images)]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "ragged.bin" in proc.stderr and proc.stdout == ""
+
+
+def test_inprocess_calls_the_model_off_the_main_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As every front-end does: PyPI's torch 2.x ran the CNN 5-10x slower on the main thread here."""
+    import io
+    import threading
+
+    from sidecars import inprocess
+    from sidecars.cores.base import ClassifyResult
+
+    seen: list[bool] = []
+
+    class Core:
+        def load(self) -> None:
+            pass
+
+        def info(self) -> dict:
+            return {}
+
+        def classify(self, images: bytes) -> ClassifyResult:
+            seen.append(threading.current_thread() is threading.main_thread())
+            return ClassifyResult(labels=b"\x00", compute_ns=1)
+
+    images = tmp_path / "images.bin"
+    images.write_bytes(bytes(IMAGE_BYTES))
+    monkeypatch.setattr(inprocess, "create_core", lambda name, options: Core())
+    monkeypatch.setattr(sys, "stdin", io.StringIO('{"op": "classify", "items": [0]}\n'))
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert inprocess.main(["--model", "cifar", "--images", str(images)]) == 0
+    assert seen == [False]

@@ -165,17 +165,25 @@ class _FixedCore(Core):
         return ClassifyResult(labels=bytes([3]) * (len(images) // 3072), compute_ns=1234567)
 
 
-def _answer(kind: int, body: bytes) -> bytes:
+class _NamedCore(_FixedCore):
+    def class_names(self) -> list[str]:
+        return ["airplane", "automobile", "bird", "chat noir \u2713", "deer"]
+
+
+def _answer(kind: int, body: bytes, core: Core | None = None) -> bytes:
     sent: list[bytes] = []
-    FramedSession(_FixedCore()).on_frame(bytes([kind]) + body, lambda frames: sent.append(b"".join(frames)))
+    FramedSession(core or _FixedCore()).on_frame(bytes([kind]) + body, lambda frames: sent.append(b"".join(frames)))
     assert len(sent) == 1
     return sent[0]
 
 
 def test_classify_types_reply_as_documented() -> None:
-    # The idea's type 1 and our batch type 2 are unchanged: class indices only.
-    assert _answer(1, bytes(3072)) == framed(1, b"\x03")
-    assert _answer(2, bytes(3072 * 3)) == framed(2, b"\x03\x03\x03")
+    # The idea's type 1: the class the model assigns, by name, in UTF-8 (the index, as text, for a
+    # classifier without names).
+    assert _answer(1, bytes(3072), _NamedCore()) == framed(1, "chat noir \u2713".encode("utf-8"))
+    assert _answer(1, bytes(3072)) == framed(1, b"3")
+    # Our batch type 2 is unchanged: one class index byte per image.
+    assert _answer(2, bytes(3072 * 3), _NamedCore()) == framed(2, b"\x03\x03\x03")
     # Type 6, the timed classify: [u64 BE compute_ns][one index per image].
     assert _answer(6, bytes(3072 * 2)) == framed(6, struct.pack(">Q", 1234567) + b"\x03\x03")
     assert error_of(_answer(6, bytes(3071))[4:])["code"] == "BAD_INPUT"

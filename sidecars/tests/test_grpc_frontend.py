@@ -203,7 +203,9 @@ def test_tcp_port_zero_and_sigterm(server: str, tmp_path: Path) -> None:
     finally:
         assert sidecar.stop() == 0
     path = tmp_path / "t.sock"
-    path.write_text("stale")  # a leftover file from a crashed run must not stop the bind
+    leftover = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    leftover.bind(str(path))  # a stale socket from a crashed run must not stop the bind
+    leftover.close()
     sidecar = start_sidecar("--transport", "grpc", "--grpc-server", server, "--listen", f"unix:{path}")
     with grpc.insecure_channel(target(sidecar.address)) as held:  # an open connection must not block shutdown
         grpc.channel_ready_future(held).result(timeout=5)

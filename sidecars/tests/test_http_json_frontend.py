@@ -21,6 +21,8 @@ from sidecars.cores.echo import EchoCore
 from sidecars.frontends.http_app import create_app
 from sidecars.frontends.http_json import gunicorn_settings, release_openmp_pools
 
+from .wire import children
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 16384
 
@@ -137,6 +139,29 @@ def test_prompt_whole_and_streamed() -> None:
     assert events[2] == {"response": "a b ", "stats": {"output_tokens": 2, "finish_reason": "length"}, "done": True}
 
 
+class StepsCore(Core):
+    """Answers with the sampling_steps it was asked for."""
+
+    name = "steps"
+
+    def generate(self, request: GenerateRequest) -> Iterator[GenerateEvent]:
+        yield GenerateEvent(str(request.sampling_steps), done=True)
+
+
+@pytest.mark.parametrize(("given", "steps"), [(8, "8"), (8.0, "8"), ("8", "8"), (" 16 ", "16"), (None, "128")])
+def test_prompt_takes_sampling_steps_as_the_idea_does(given: Any, steps: str) -> None:
+    # The idea's server reads `int(request.json.get("sampling_steps", 128))`: "8" and 8.0 work there too.
+    response = client(StepsCore()).post("/prompt", data=json.dumps({"prompt": "x", "sampling_steps": given}))
+    assert response.status_code == 200
+    assert body(response)["response"] == steps
+
+
+@pytest.mark.parametrize("given", [8.5, "8.0", "eight", "", True, [8], {"n": 8}, float("inf")])
+def test_prompt_refuses_other_sampling_steps_with_bad_input(given: Any) -> None:
+    response = client(StepsCore()).post("/prompt", data=json.dumps({"prompt": "x", "sampling_steps": given}))
+    assert (response.status_code, error_of(response)) == (400, "BAD_INPUT")
+
+
 def test_a_failure_mid_stream_is_the_last_event() -> None:
     streamed = client(FakeCore()).post("/prompt", data='{"prompt": "a boom", "stream": true}')
     events = [json.loads(chunk[len("data: "):]) for chunk in streamed.get_data(as_text=True).split("\n\n") if chunk]
@@ -150,7 +175,8 @@ def test_healthz() -> None:
 
 def test_gunicorn_settings_per_setup() -> None:
     sync = gunicorn_settings(Address("unix", path="/tmp/x.sock"), {"http_worker": "sync"})
-    assert sync["bind"] == ["unix:/tmp/x.sock"] and sync["workers"] == 1 and sync["worker_class"] == "sync"
+    assert sync["bind"] == ["unix:/tmp/x.sock"] and sync["workers"] == 1
+    assert sync["worker_class"] == "sidecars.frontends.http_workers.SidecarSyncWorker"
     assert "threads" not in sync  # threads > 1 would silently turn gunicorn's sync worker into gthread
     assert sync["umask"] == 0o177 and sync["accesslog"] is None and sync["errorlog"] == "-"
     gthread = gunicorn_settings(Address("tcp", host="::1", port=0), {"http_worker": "gthread"})
@@ -181,18 +207,6 @@ def http_get(family: int, target: Any, path: str) -> bytes:
             chunks.append(chunk)
     return b"".join(chunks)
 
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry))
-    return found
 
 
 def gone(pid: int) -> bool:

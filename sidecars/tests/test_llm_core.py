@@ -6,8 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import torch
 
-from sidecars.cores import create_core
+from sidecars.cores import create_core, gemma
 from sidecars.cores.base import GenerateEvent, GenerateRequest
 from sidecars.cores.gemma import GemmaCore
 from sidecars.errors import SidecarError
@@ -161,3 +162,40 @@ def test_real_gemma3_270m_knows_paris() -> None:
     answer, events = run(core, "Q: What is the capital of France?\nA:", 6)
     assert "Paris" in answer
     assert run(core, "The Eiffel Tower is located in the city of", 2)[0].startswith(" Paris")
+
+
+def test_every_timed_step_waits_for_the_device(stories: GemmaCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    waited: list[torch.device] = []
+    monkeypatch.setattr(gemma, "synchronize", waited.append)
+    _text, events = run(stories, "Once upon a time", 6)
+    assert waited == [torch.device("cpu")] * 6 and events[-1].stats["output_tokens"] == 6
+    waited.clear()
+    stories.generate_batch(["Once", "Lily"], 4)
+    assert waited == [torch.device("cpu")] * 2  # after the prefill, and at the end
+
+
+def test_default_dtype_is_bfloat16_on_cuda_and_float32_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[torch.dtype] = []
+
+    def build_model(*args: Any) -> Any:
+        built.append(args[5])  # (config, arch, checkpoint, random_init, seed, dtype, device)
+        raise RuntimeError("stop before building")
+
+    monkeypatch.setattr(gemma, "build_model", build_model)
+    for device in ("cpu", "cuda"):
+        monkeypatch.setattr(gemma, "select_device", lambda _name, d=device: torch.device(d))
+        with pytest.raises(RuntimeError, match="stop before building"):
+            create_core("gemma", {"random_init": True}).load()
+    assert built == [torch.float32, torch.bfloat16]
+
+
+def test_float16_runs_or_is_refused_at_load_with_the_dtype_named() -> None:
+    needs_models()
+    checkpoint = str(MODELS / "stories260K.bin")  # type: ignore[operator]
+    core = create_core("gemma", {"device": "cpu", "checkpoint": checkpoint, "dtype": "float16", "cache_size": 64})
+    try:
+        core.load()
+    except ValueError as exc:  # torch 1.13 has no float16 matmul on the CPU
+        assert "`dtype`" in str(exc) and "'float16'" in str(exc)
+    else:
+        assert core.info()["dtype"] == "float16"

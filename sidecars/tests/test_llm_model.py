@@ -9,7 +9,7 @@ import torch
 from sidecars.llm.config import CONFIGS, ModelConfig, get_config
 from sidecars.llm.kv_cache import KVCache
 from sidecars.llm.loaders import read_checkpoint
-from sidecars.llm.model import Transformer
+from sidecars.llm.model import HAS_SDPA, Transformer
 from sidecars.llm.paths import models_dir
 from sidecars.llm.sampler import Sampling, generate_ids
 from sidecars.llm.tokenizer import load_tokenizer
@@ -148,3 +148,41 @@ def test_bfloat16_weights_run_and_roughly_agree() -> None:
     tokens, positions = torch.tensor([[2, 40, 41, 42]]), torch.arange(4)[None]
     with torch.inference_mode():
         torch.testing.assert_close(low(tokens, positions), model(tokens, positions), atol=0.1, rtol=0.05)
+
+
+needs_sdpa = pytest.mark.skipif(not HAS_SDPA, reason=f"torch {torch.__version__} has no scaled_dot_product_attention "
+                                "with `scale` (2.1 or later)")
+
+
+@needs_sdpa
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-4), (torch.bfloat16, 0.1), (torch.float16, 0.02)],
+                         ids=["float32", "bfloat16", "float16"])
+@pytest.mark.parametrize("config", [SMALL3, SMALL1, SMALL_LLAMA], ids=["gemma3", "gemma1", "llama"])
+def test_fused_attention_agrees_with_the_hand_written_path(config: ModelConfig, dtype: torch.dtype,
+                                                           tolerance: float) -> None:
+    manual = Transformer(config, dtype, fused_attention=False)
+    random_init(manual, 8)
+    fused = Transformer(config, dtype, fused_attention=True)
+    fused.load_state_dict(manual.state_dict())
+    tokens = torch.randint(0, config.vocab_size, (2, 10), generator=torch.Generator().manual_seed(1))
+    pad = torch.tensor([0, 3])  # row 1 is left-padded: fully masked query rows must stay finite
+    positions = (torch.arange(10)[None] - pad[:, None]).clamp(min=0)
+    with torch.inference_mode():
+        expected, got = manual(tokens, positions, pad=pad), fused(tokens, positions, pad=pad)
+    assert torch.isfinite(got).all()
+    # Padding slots' logits are never read (each path fills them its own way); every real slot agrees.
+    real = torch.arange(10)[None] >= pad[:, None]
+    torch.testing.assert_close(got[real], expected[real], atol=tolerance, rtol=tolerance / 2)
+    prompts = [[2, 5, 8, 13, 21, 34, 55], [2, 7]]  # KV-cached, batched, windowed decoding as served
+    assert _greedy_each_and_batched(fused, prompts, 8) == _greedy_each_and_batched(manual, prompts, 8)
+
+
+def test_attention_path_follows_torch_and_soft_capping() -> None:
+    assert Transformer(SMALL3).fused_attention is HAS_SDPA
+    assert Transformer(SMALL2).fused_attention is False  # Gemma 2 caps attention logits: SDPA cannot
+    assert Transformer(SMALL3, fused_attention=False).fused_attention is False
+    with pytest.raises(ValueError, match="Expected fused attention only where it can run"):
+        Transformer(SMALL2, fused_attention=True)
+    if not HAS_SDPA:
+        with pytest.raises(ValueError, match=torch.__version__):
+            Transformer(SMALL3, fused_attention=True)

@@ -1,8 +1,10 @@
 """A raw client for wire-level tests: plain sockets, no harness code."""
 from __future__ import annotations
 
+import os
 import socket
 import struct
+from pathlib import Path
 
 
 def connect(address: str, timeout: float = 5.0) -> socket.socket:
@@ -40,3 +42,17 @@ def is_closed(sock: socket.socket) -> bool:
         return sock.recv(1) == b""
     except ConnectionResetError:
         return True
+
+
+def children(pid: int) -> list[int]:
+    """The pids whose parent is `pid` (from /proc): a sidecar's forked workers."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found

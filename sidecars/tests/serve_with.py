@@ -1,0 +1,53 @@
+"""Serve the echo model on one front-end with an options dict, as the CLI does, with options the CLI
+may not expose (small connection caps, short deadlines) so limit tests stay fast:
+`python -m sidecars.tests.serve_with TRANSPORT LISTEN OPTIONS_JSON`. Prints the ready line.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from sidecars.address import Address, parse_address
+from sidecars.cores.echo import EchoCore
+from sidecars.frontends import load_frontend
+
+from .conftest import REPO_ROOT, RunningSidecar
+
+
+def start_with(transport: str, listen: str, **options: Any) -> RunningSidecar:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sidecars.tests.serve_with", transport, listen, json.dumps(options)],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait(timeout=10)
+        raise RuntimeError(f"front-end exited before ready: {proc.stderr.read() if proc.stderr else ''}")
+    return RunningSidecar(proc, json.loads(line))
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def main(transport: str, listen: str, options_json: str) -> None:
+    core = EchoCore({})
+    core.load()
+
+    def on_ready(bound: Address) -> None:
+        print(json.dumps({"event": "ready", "address": str(bound), "pid": os.getpid()}), flush=True)
+
+    load_frontend(transport)(core, parse_address(listen), json.loads(options_json), on_ready)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])

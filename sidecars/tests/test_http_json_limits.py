@@ -1,0 +1,211 @@
+"""http-json against slow, idle, pipelining and malformed clients, on real gunicorn (docs/protocol.md,
+"Limits for connections and requests"). The read deadline is 1 s here (10 s by default)."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from sidecars.cores.echo import EchoCore
+from sidecars.frontends.http_app import create_app
+from sidecars.frontends.http_workers import DeadlineSocket
+from sidecars.frontends.nesting import MAX_DEPTH
+
+from .conftest import RunningSidecar
+from .serve_with import start_with
+
+DEADLINE_S = 1.0
+LIMIT = 1024 * 1024
+WORKERS = ["sync", "gthread"]
+
+
+@pytest.fixture(scope="module", params=WORKERS)
+def sidecar(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSidecar]:
+    path = tmp_path_factory.mktemp("http") / "s.sock"
+    running = start_with("http-json", f"unix:{path}", http_worker=request.param,
+                         read_timeout_s=DEADLINE_S, max_frame_bytes=LIMIT)
+    running.ready["http_worker"] = request.param
+    yield running
+    assert running.stop() == 0
+
+
+def connect(sidecar: RunningSidecar, timeout: float = 10.0) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.connect(sidecar.address[len("unix:"):])
+    return sock
+
+
+def post(path: str, body: bytes, *headers: str) -> bytes:
+    head = [f"POST {path} HTTP/1.1", "Host: x", *headers]
+    if not any(h.lower().startswith(("content-length", "transfer-encoding")) for h in headers):
+        head.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def echo_request(prompt: str) -> bytes:
+    return post("/echo", json.dumps({"prompt": prompt}).encode())
+
+
+class Reader:
+    """Reads HTTP/1.1 responses (with Content-Length, as the app sends them) off one socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed with {self.buf[:80]!r} unread")
+        self.buf += chunk
+
+    def response(self) -> tuple[int, dict[str, str], bytes]:
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+        length = int(headers["content-length"])
+        while len(self.buf) < length:
+            self._fill()
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return int(lines[0].split()[1]), headers, body
+
+    def closed(self) -> bool:
+        try:
+            return not self.buf and self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+
+def code_of(body: bytes) -> str:
+    return str(json.loads(body)["error"]["code"])
+
+
+def echo_ok(sidecar: RunningSidecar, prompt: str = "still serving") -> None:
+    with connect(sidecar) as sock:
+        sock.sendall(echo_request(prompt))
+        status, _headers, body = Reader(sock).response()
+        assert (status, json.loads(body)) == (200, {"echo_prompt": prompt})
+
+
+def test_partial_requests_are_dropped_at_the_deadline_and_others_are_served(sidecar: RunningSidecar) -> None:
+    # More than gthread's 4 threads; sync takes them one after the other, each for up to the deadline.
+    count = 2 if sidecar.ready["http_worker"] == "sync" else 5
+    partial_heads = [connect(sidecar) for _ in range(count)]
+    for sock in partial_heads:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Le")
+    slow_body = connect(sidecar)
+    slow_body.sendall(post("/echo", b'{"prompt": "', "Content-Length: 40"))
+    started = time.monotonic()
+    echo_ok(sidecar)  # before the deadlines: never answered (the client's 10 s timeout)
+    assert time.monotonic() - started < 10
+    for sock in partial_heads:
+        assert Reader(sock).closed()  # dropped without a reply
+        sock.close()
+    with slow_body:
+        reader = Reader(slow_body)
+        status, headers, body = reader.response()
+        assert (status, code_of(body), headers["connection"]) == (408, "TIMEOUT", "close")
+        assert reader.closed()
+
+
+def test_idle_connections_take_no_gthread_thread(tmp_path: Path) -> None:
+    running = start_with("http-json", f"unix:{tmp_path}/s.sock", http_worker="gthread", read_timeout_s=60)
+    try:
+        idle = [connect(running) for _ in range(8)]  # twice the threads, each sending nothing
+        started = time.monotonic()
+        with connect(running, timeout=5) as sock:
+            sock.sendall(echo_request("not queued behind idle connections"))
+            assert Reader(sock).response()[0] == 200
+        assert time.monotonic() - started < 5
+        for sock in idle:
+            sock.close()
+    finally:
+        assert running.stop() == 0
+
+
+def test_pipelined_requests_are_all_answered_in_order(sidecar: RunningSidecar) -> None:
+    sync = sidecar.ready["http_worker"] == "sync"
+    with connect(sidecar, timeout=5) as sock:
+        sock.sendall(b"".join(echo_request(f"request {i}") for i in range(3)))  # one write
+        reader = Reader(sock)
+        for i in range(1 if sync else 3):
+            status, headers, body = reader.response()
+            assert (status, json.loads(body)) == (200, {"echo_prompt": f"request {i}"})
+        if sync:  # one request per connection, as documented: the rest are not read
+            assert headers["connection"] == "close" and reader.closed()
+        else:
+            assert headers["connection"] == "keep-alive"
+            sock.sendall(echo_request("and later"))
+            assert json.loads(reader.response()[2]) == {"echo_prompt": "and later"}
+
+
+CHUNKED = "Transfer-Encoding: chunked"
+MALFORMED = {
+    "chunk size zz": (post("/echo", b"zz\r\n{}\r\n0\r\n\r\n", CHUNKED), 400, "BAD_INPUT"),
+    "chunk size -5": (post("/echo", b"-5\r\n{}\r\n0\r\n\r\n", CHUNKED), 400, "BAD_INPUT"),
+    "chunk size 2**64-1": (post("/echo", b"ffffffffffffffff\r\n{}\r\n0\r\n\r\n", CHUNKED), 413, "FRAME_TOO_LARGE"),
+    "chunk-size line without end": (post("/echo", b"1" * 8192, CHUNKED), 400, "BAD_INPUT"),
+    "JSON nested 100,000 deep": (post("/echo", b"[" * 100_000 + b"]" * 100_000), 400, "BAD_INPUT"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_bodies_are_bad_input_not_model_errors(sidecar: RunningSidecar, case: str) -> None:
+    wire, status, code = MALFORMED[case]
+    with connect(sidecar, timeout=5) as sock:
+        sock.sendall(wire)
+        reply = Reader(sock).response()
+        assert (reply[0], code_of(reply[2])) == (status, code)
+    echo_ok(sidecar)
+
+
+def test_a_body_shorter_than_its_content_length_is_not_served(sidecar: RunningSidecar) -> None:
+    with connect(sidecar, timeout=5) as sock:
+        sock.sendall(post("/echo", b'{"prompt": "x"}', "Content-Length: 20"))
+        sock.shutdown(socket.SHUT_WR)  # 15 of 20 bytes, then nothing more
+        reader = Reader(sock)
+        status, headers, body = reader.response()
+        assert (status, code_of(body), headers["connection"]) == (400, "BAD_INPUT", "close")
+        assert reader.closed()
+    echo_ok(sidecar)
+
+
+def test_a_reply_the_client_does_not_take_fails_the_write() -> None:
+    server, client = socket.socketpair()
+    sock = DeadlineSocket(server, timeout_s=DEADLINE_S, write_timeout_s=0.2)
+    failures: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            sock.sendall(bytes(16 * 1024 * 1024))  # far more than the socket buffers hold, never read
+        except BaseException as exc:
+            failures.append(exc)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    sender.join(timeout=5)
+    failed_in_time = list(failures)
+    client.close()  # unblocks a send that did not time out, so the test ends either way
+    sender.join(timeout=5)
+    server.close()
+    assert failed_in_time and isinstance(failed_in_time[0], BrokenPipeError)  # gunicorn drops it quietly
+
+
+@pytest.mark.parametrize("route", ["/echo", "/prompt", "/classify", "/classify_batch"])
+def test_json_nested_too_deep_is_bad_input_on_every_route(route: str) -> None:
+    client = create_app(EchoCore({}), 4 * 1024 * 1024).test_client()
+    shallow = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    for depth in (MAX_DEPTH + 1, 1000, 100_000):
+        response = client.post(route, data="[" * depth + "]" * depth)
+        assert (response.status_code, code_of(response.data)) == (400, "BAD_INPUT"), depth
+        assert "nested" in json.loads(response.data)["error"]["message"]
+    response = client.post(route, data=shallow)  # deep enough but allowed: refused for not being an object
+    assert "nested" not in json.loads(response.data)["error"]["message"]
