@@ -21,6 +21,7 @@ import signal
 import sys
 from typing import Any, Callable, NoReturn
 
+from gunicorn import __version__ as gunicorn_version
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
@@ -28,12 +29,14 @@ from ..address import Address
 from ..cores.base import Core
 from .framing import DEFAULT_MAX_FRAME_BYTES
 from .http_app import create_app
-from .http_workers import DEFAULT_READ_TIMEOUT_S
+from .http_workers import DEFAULT_READ_TIMEOUT_S, GTHREAD_EXTENDED
 
 HTTP_WORKERS = ("sync", "gthread")
-# gunicorn's workers with per-request read deadlines, pipelining and chunk limits (http_workers.py).
+# gunicorn's workers with per-request read deadlines, pipelining and chunk limits (http_workers.py);
+# on a gunicorn whose gthread they do not fit (27, from pip), gthread with the app-level limits only.
 WORKER_CLASSES = {"sync": "sidecars.frontends.http_workers.SidecarSyncWorker",
-                  "gthread": "sidecars.frontends.http_workers.SidecarThreadWorker"}
+                  "gthread": "sidecars.frontends.http_workers."
+                             + ("SidecarThreadWorker" if GTHREAD_EXTENDED else "SidecarStockThreadWorker")}
 GTHREAD_THREADS = 4
 # Longer than the client's own idle limit (60 s, transports/http-json.ts), so the client is the one
 # to drop an idle connection and never sends a request on one the server is closing.
@@ -147,6 +150,10 @@ def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Calla
     master_pid = os.getpid()
     load_in_worker: Callable[[], None] | None = options.get("load_in_worker")
     announced = mmap.mmap(-1, 1)  # anonymous and shared: a worker's write is seen by the next one forked
+    if settings["worker_class"].endswith("SidecarStockThreadWorker"):
+        logging.getLogger("sidecars.http_json").warning(
+            "gunicorn %s: its gthread worker is not the one sidecar-bench extends (written for 20.1); serving without the "
+            "per-request read deadline and the pipelining fix (docs/protocol.md)", gunicorn_version)
 
     def when_ready(arbiter: Any) -> None:
         if load_in_worker is None:

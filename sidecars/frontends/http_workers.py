@@ -21,6 +21,7 @@ one of gthread's threads, forever. What these add:
 from __future__ import annotations
 
 import errno
+import inspect
 import io
 import selectors
 import socket
@@ -203,3 +204,15 @@ def _buffered(parser: Any) -> bool:
     buf = parser.unreader.buf
     buf.seek(0, io.SEEK_END)
     return buf.tell() > 0
+
+
+# SidecarThreadWorker extends gthread's internals as gunicorn 20.1 has them (accept(server,
+# listener), TConn(cfg, sock, client, server), the keep-alive queue); gunicorn 27 (what pip installs
+# today) rewrote that worker: there the sidecar serves with gthread's own connection handling plus the app-level limits
+# (body and chunk limits, closing after an untrusted body), without the read deadline and
+# pipelining fixes above. `http_json` logs which one it runs.
+GTHREAD_EXTENDED = list(inspect.signature(ThreadWorker.accept).parameters) == ["self", "server", "listener"]
+
+
+class SidecarStockThreadWorker(_Limits, ThreadWorker):  # type: ignore[misc]
+    """gthread as gunicorn has it, with the app-level limits: for a gunicorn whose gthread SidecarThreadWorker does not fit."""
