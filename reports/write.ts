@@ -17,6 +17,15 @@ async function writeAtomic(file: string, content: string): Promise<void> {
   await rename(tmp, file);
 }
 
+/**
+ * Load the HTML report's code now. A run calls this before it starts: the harness runs its
+ * TypeScript through tsx, whose compiler is a child process, and a Ctrl-C from a terminal (SIGINT
+ * to the whole process group) ends that child, so a module first imported after it cannot load.
+ */
+export async function preloadReport(): Promise<void> {
+  await import('./html.js');
+}
+
 export async function writeResults(dir: string, result: RunResult, options: { html?: boolean } = {}): Promise<WrittenFiles> {
   await mkdir(dir, { recursive: true });
   const json = path.join(dir, 'results.json');

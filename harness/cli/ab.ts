@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compareSides, formatAb, type AbComparison } from '../../reports/ab.js';
-import { writeResults } from '../../reports/write.js';
+import { preloadReport, writeResults } from '../../reports/write.js';
 import { coordinate, emptyRun, type AbRun, type SideResult } from '../ab/coordinator.js';
 import { sideFromDir, sideFromRef, startWorker, type SideOptions, type SideSource, type Worker } from '../ab/sides.js';
 import { resolveConfig, type ResolvedConfig } from '../config.js';
@@ -169,6 +169,7 @@ export async function abCommand(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const startedAt = new Date().toISOString();
+  await preloadReport(); // a Ctrl-C to the whole group must still get its reports
   const workers: Worker[] = [];
   let run: AbRun = emptyRun(sides[0], sides[1]);
   try {

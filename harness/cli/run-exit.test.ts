@@ -103,6 +103,23 @@ describe('sidecar-bench run, on its way out', () => {
     expect(socketDirs(final!).filter((d) => existsSync(d))).toEqual([]);
   }, 30_000);
 
+  it('on Ctrl-C from a terminal (SIGINT to its whole process group) ends in order, report included', async () => {
+    const out = await mkdtemp(path.join(os.tmpdir(), 'sidecar-bench-exit-'));
+    const tag = path.basename(out);
+    dirs.push(out);
+    // Its own process group, as a shell gives a command: the group's SIGINT also reaches tsx's esbuild
+    // service. Without tsx's cache every module still to be loaded at the end goes through that service.
+    const child = execa('node', [BIN, 'run', ...ARGS, ...FAST, '--out', out], { reject: false, detached: true, env: { SIDECAR_BENCH_TEST_TAG: tag, TSX_DISABLE_CACHE: '1' } });
+    await firstCells(out);
+    process.kill(-child.pid!, 'SIGINT');
+    const done = await child;
+    expect(done.exitCode, done.stderr).toBe(1);
+    expect(done.stderr).not.toContain('The service is no longer running');
+    expect((await readResults(out))?.status).toBe('interrupted');
+    expect(existsSync(path.join(out, 'report.html'))).toBe(true);
+    expect(await leftBehind(tag)).toEqual([]);
+  }, 60_000);
+
   it('on SIGHUP ends in order, stopping the sidecar and the C echo peer', async () => {
     const { child, out, tag } = await start();
     const seen = await firstCells(out);

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { adviceFor } from '../../reports/advice.js';
-import { linkLatest, writeResults, type WrittenFiles } from '../../reports/write.js';
+import { linkLatest, preloadReport, writeResults, type WrittenFiles } from '../../reports/write.js';
 import { resolveConfig } from '../config.js';
 import { toHarnessError, type HarnessError } from '../errors.js';
 import { REPO_ROOT } from '../paths.js';
@@ -139,6 +139,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const files = resultsFiles(out);
   const exits = watchExits(abort, files, progress);
   try {
+    await preloadReport(); // a Ctrl-C to the whole group must still get its report
     const result = await runBenchmark({ config, argv: ['run', ...argv], signal: abort.signal, progress, onUpdate: files.save });
     const written = await files.final(result);
     if (config.out === undefined) await linkLatest(path.join(REPO_ROOT, 'reports'), out);
