@@ -126,6 +126,7 @@ def classify(served: Served, image: bytes) -> tuple[int, str]:
         with connect(served.address) as sock:
             sock.sendall(stream_frame(msgpack.packb({"id": 9, "op": "classify", "images": image})))
             reply = msgpack.unpackb(read_frame(sock))
+        assert "labels" in reply, reply  # an error reply (e.g. OVERLOADED while a slot frees) is a failed check
         label = reply["labels"][0]
         return label, cifar_data.DEFAULT_CLASS_NAMES[label]
     if served.wire.startswith("http"):
