@@ -23,7 +23,10 @@ from collections.abc import Callable, Iterator
 from ..errors import SidecarError, to_sidecar_error
 from .base import GenerateEvent
 
-QUEUE_EVENTS = 32
+# Room for a client that reads a little late (a busy front-end thread, a slow hop through a pool) to
+# never make its generation let go of the model mid-way: at 32, a reading client on a loaded 2-core
+# machine could fall that far behind, and generations under concurrency then interleaved.
+QUEUE_EVENTS = 256
 POLL_S = 0.05  # how often a waiting producer looks at cancellation and the client
 EXIT_JOIN_S = 10.0
 
