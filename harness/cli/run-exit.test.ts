@@ -24,18 +24,31 @@ afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true 
 // Loaded into the harness before it starts: SIGUSR2 makes an error nothing catches, as a bug would.
 const PLANT_BUG = "--import=data:text/javascript,process.on('SIGUSR2',()=>setImmediate(()=>{throw new Error('planted')}))";
 
-const spawnRun = (out: string, tag: string) =>
-  execa('node', [PLANT_BUG, BIN, 'run', ...ARGS, ...FAST, '--out', out], { reject: false, buffer: false, stdout: 'pipe', stderr: 'pipe', env: { SIDECAR_BENCH_TEST_TAG: tag } });
+interface StartOptions {
+  /** Its own process group, as a shell gives a command. */
+  readonly detached?: boolean;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+const spawnRun = (out: string, tag: string, options: StartOptions) =>
+  execa('node', [PLANT_BUG, BIN, 'run', ...ARGS, ...FAST, '--out', out], { reject: false, buffer: false, stdout: 'pipe', stderr: 'pipe', detached: options.detached === true, env: { ...options.env, SIDECAR_BENCH_TEST_TAG: tag } });
 
 /** A run writing into a fresh directory, its processes tagged with that directory's name. */
-async function start(): Promise<{ child: ReturnType<typeof spawnRun>; out: string; tag: string }> {
+async function start(options: StartOptions = {}): Promise<{ child: ReturnType<typeof spawnRun>; out: string; tag: string; stderr: () => string }> {
   const out = await mkdtemp(path.join(os.tmpdir(), 'sidecar-bench-exit-'));
   const tag = path.basename(out);
   dirs.push(out);
-  const child = spawnRun(out, tag);
+  const child = spawnRun(out, tag, options);
+  let stderr = '';
   child.stdout.resume(); // drained, so a full pipe never stalls the run
-  child.stderr.resume();
-  return { child, out, tag };
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  return { child, out, tag, stderr: () => stderr };
+}
+
+/** No process of the run left, and no sidecar or peer directory. */
+async function expectNothingLeft(tag: string, final: RunResult | undefined): Promise<void> {
+  expect(await leftBehind(tag)).toEqual([]);
+  expect(socketDirs(final!).filter((d) => existsSync(d))).toEqual([]);
 }
 
 async function readResults(out: string): Promise<RunResult | undefined> {
@@ -99,22 +112,18 @@ describe('sidecar-bench run, on its way out', () => {
     expect(final?.status).toBe('interrupted');
     expect(final?.cells.length ?? 0).toBeGreaterThanOrEqual(seen.cells.length);
     expect(final?.cells.map((c) => c.id).slice(0, seen.cells.length)).toEqual(seen.cells.map((c) => c.id));
-    expect(await leftBehind(tag)).toEqual([]);
-    expect(socketDirs(final!).filter((d) => existsSync(d))).toEqual([]);
+    await expectNothingLeft(tag, final);
   }, 30_000);
 
   it('on Ctrl-C from a terminal (SIGINT to its whole process group) ends in order, report included', async () => {
-    const out = await mkdtemp(path.join(os.tmpdir(), 'sidecar-bench-exit-'));
-    const tag = path.basename(out);
-    dirs.push(out);
-    // Its own process group, as a shell gives a command: the group's SIGINT also reaches tsx's esbuild
-    // service. Without tsx's cache every module still to be loaded at the end goes through that service.
-    const child = execa('node', [BIN, 'run', ...ARGS, ...FAST, '--out', out], { reject: false, detached: true, env: { SIDECAR_BENCH_TEST_TAG: tag, TSX_DISABLE_CACHE: '1' } });
+    // The group's SIGINT also reaches tsx's esbuild service. Without tsx's cache every module still
+    // to be loaded at the end goes through that service.
+    const { child, out, tag, stderr } = await start({ detached: true, env: { TSX_DISABLE_CACHE: '1' } });
     await firstCells(out);
     process.kill(-child.pid!, 'SIGINT');
     const done = await child;
-    expect(done.exitCode, done.stderr).toBe(1);
-    expect(done.stderr).not.toContain('The service is no longer running');
+    expect(done.exitCode, stderr()).toBe(1);
+    expect(stderr()).not.toContain('The service is no longer running');
     expect((await readResults(out))?.status).toBe('interrupted');
     expect(existsSync(path.join(out, 'report.html'))).toBe(true);
     expect(await leftBehind(tag)).toEqual([]);
@@ -128,8 +137,7 @@ describe('sidecar-bench run, on its way out', () => {
     await child;
     const final = await readResults(out);
     expect(final?.status).toBe('interrupted');
-    expect(await leftBehind(tag)).toEqual([]);
-    expect(socketDirs(final!).filter((d) => existsSync(d))).toEqual([]);
+    await expectNothingLeft(tag, final);
   }, 30_000);
 
   it('when its output closes (`run 2>&1 | head -1`) ends in order and leaves nothing behind', async () => {
@@ -141,8 +149,7 @@ describe('sidecar-bench run, on its way out', () => {
     expect(done.exitCode).not.toBe(0);
     const final = await readResults(out);
     expect(final?.status).toBe('interrupted');
-    expect(await leftBehind(tag)).toEqual([]);
-    expect(socketDirs(final!).filter((d) => existsSync(d))).toEqual([]);
+    await expectNothingLeft(tag, final);
   }, 30_000);
 
   it('on an uncaught error writes status failed with a harness check, and leaves nothing behind', async () => {
@@ -155,8 +162,7 @@ describe('sidecar-bench run, on its way out', () => {
     expect(final?.status).toBe('failed');
     expect(final?.checks.find((c) => c.name === 'harness')).toMatchObject({ ok: false, detail: expect.stringMatching(/^INTERNAL: planted/) });
     expect(final?.cells.length ?? 0).toBeGreaterThanOrEqual(seen.cells.length);
-    expect(await leftBehind(tag)).toEqual([]);
-    expect(socketDirs(final!).filter((d) => existsSync(d))).toEqual([]);
+    await expectNothingLeft(tag, final);
   }, 30_000);
 
   it('killed (SIGKILL), leaves results.json saying running, and its sidecar and peer end with it', async () => {

@@ -21,7 +21,7 @@ from .conftest import RunningSidecar, start_sidecar
 from .deaf_h2 import END_HEADERS, END_STREAM, HEADERS, PREFACE, RST_STREAM, SETTINGS, frame, request_headers
 from .gen_grpc import GrpcClient, grpc_code, pb
 from .gen_wires import Client, FramedClient, HttpClient, MsgpackClient
-from .wire import children, connect, framed, read_frame, recv_exact
+from .wire import children, connect, framed, read_frame, recv_exact, stream_frame
 
 LIMIT = 1024 * 1024  # --max-frame-bytes of every sidecar here: oversized requests stay cheap
 MAX_CONNECTIONS = 32  # framed, msgpack: small, so that a burst of refusals is quick
@@ -143,8 +143,6 @@ def classify(served: Served, image: bytes) -> tuple[int, str]:
 
 
 # --- framed and msgpack ---------------------------------------------------------------------------
-def stream_frame(body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + body
 
 
 def stream_error(wire: str, body: bytes) -> tuple[Any, str]:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import re
 import socket
-import struct
 from typing import Any, Protocol
 
 import msgpack
 
 from .gen_grpc import TIMEOUT_S, GrpcClient, Outcome
-from .wire import connect, framed, read_frame
+from .wire import connect, framed, read_frame, stream_frame
 
 
 
@@ -98,7 +97,7 @@ def msgpack_frame(message: dict[str, Any]) -> bytes:
         body = body.replace(msgpack.packb(placeholder), msgpack.packb(placeholder)[:-len(raw)] + raw, 1)
     else:
         body = msgpack.packb(message, use_bin_type=True)
-    return struct.pack(">I", len(body)) + body
+    return stream_frame(body)
 
 
 def msgpack_reply(sock: socket.socket) -> dict[str, Any]:

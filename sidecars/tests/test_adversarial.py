@@ -27,13 +27,13 @@ from sidecars.frontends.nesting import MAX_DEPTH
 
 from .adversarial_wires import (
     LIMIT, MAX_CONNECTIONS, MODEL_FLAGS, QUICK, WIRE_FLAGS, Served, echo_on, grpc_call, h2_call_ends, http_code,
-    http_exchange, missing, post, serve, still_serving, stream_error, stream_frame,
+    http_exchange, missing, post, serve, still_serving, stream_error,
 )
 from .deaf_h2 import HEADERS, PREFACE
 from .gen_grpc import pb
 from .serve_with import rss_bytes
 from .test_stream_limits import msgpack_map, nested_msgpack
-from .wire import connect, framed, is_closed, read_frame
+from .wire import connect, framed, is_closed, read_frame, stream_frame
 
 ALL = tuple(MODEL_FLAGS)
 NOT_CIFAR, NOT_GEMMA = ("echo", "gemma"), ("echo", "cifar")

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import socket
-import struct
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from sidecars.errors import SidecarError
 from sidecars.frontends.nesting import MAX_DEPTH, check_depth
 
 from .serve_with import start_with
-from .wire import connect, framed, is_closed, read_frame
+from .wire import connect, framed, is_closed, read_frame, stream_frame
 
 TRANSPORTS = ["framed", "msgpack"]
 
@@ -27,8 +26,7 @@ TRANSPORTS = ["framed", "msgpack"]
 def echo_request(transport: str, payload: bytes) -> bytes:
     if transport == "framed":
         return framed(0, payload)
-    body = msgpack.packb({"id": 1, "op": "echo", "payload": payload})
-    return struct.pack(">I", len(body)) + body
+    return stream_frame(msgpack.packb({"id": 1, "op": "echo", "payload": payload}))
 
 
 def echo_reply(transport: str, sock: socket.socket) -> bytes:
@@ -146,10 +144,6 @@ def msgpack_map(**fields: bytes) -> bytes:
     return out
 
 
-def msgpack_frame(body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + body
-
-
 @pytest.fixture(scope="module")
 def msgpack_sidecar(tmp_path_factory: pytest.TempPathFactory) -> Any:
     sidecar = start_with("msgpack", f"unix:{tmp_path_factory.mktemp('mp')}/s.sock")
@@ -168,7 +162,7 @@ def test_msgpack_values_nested_too_deep_are_bad_input(msgpack_sidecar: Any, dept
     }
     for field, (body, request_id) in cases.items():
         with connect(msgpack_sidecar.address) as sock:
-            sock.sendall(msgpack_frame(body))
+            sock.sendall(stream_frame(body))
             assert error_code("msgpack", read_frame(sock)) == (request_id, "BAD_INPUT"), field
     echo_ok("msgpack", msgpack_sidecar.address)
 

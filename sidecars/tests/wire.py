@@ -37,6 +37,11 @@ def framed(kind: int, body: bytes) -> bytes:
     return struct.pack(">IB", len(body) + 1, kind) + body
 
 
+def stream_frame(body: bytes) -> bytes:
+    """`body` behind its u32 big-endian length: a msgpack frame (no type byte)."""
+    return struct.pack(">I", len(body)) + body
+
+
 def is_closed(sock: socket.socket) -> bool:
     try:
         return sock.recv(1) == b""
