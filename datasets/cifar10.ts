@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { HarnessError } from '../harness/errors.js';
+import { HarnessError } from '../transports/errors.js';
 
 export const IMAGE_BYTES = 3072;
 export const RECORD_BYTES = 1 + IMAGE_BYTES;

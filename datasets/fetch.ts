@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGunzip } from 'node:zlib';
-import { HarnessError } from '../harness/errors.js';
+import { HarnessError } from '../transports/errors.js';
 import { countCifarRecords, META_FILE, TEST_FILE } from './cifar10.js';
 import { tarEvents } from './tar.js';
 

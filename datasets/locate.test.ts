@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HarnessError } from '../harness/errors.js';
+import { HarnessError } from '../transports/errors.js';
 import { TEST_FILE } from './cifar10.js';
 import { cacheDir, locateCifar10 } from './locate.js';
 

@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { HarnessError } from '../harness/errors.js';
-import { sharedDir } from '../harness/paths.js';
+import { HarnessError } from '../transports/errors.js';
+import { sharedDir } from './paths.js';
 import { TEST_FILE } from './cifar10.js';
 
 export type DataSource = 'flag' | 'env' | 'cache' | 'shared';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { HarnessError } from '../harness/errors.js';
+import { HarnessError } from '../transports/errors.js';
 import { sharedDir } from '../harness/paths.js';
 import { IMAGE_BYTES, loadTestSet } from './cifar10.js';
 import { planarToPng, pngToPlanar, readPngFile } from './png.js';

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { PNG } from 'pngjs';
-import { HarnessError } from '../harness/errors.js';
+import { HarnessError } from '../transports/errors.js';
 import { IMAGE_BYTES } from './cifar10.js';
 
 const SIDE = 32;

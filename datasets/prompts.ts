@@ -1,8 +1,8 @@
 /** The gemma suite's prompts: datasets/prompts/prompts.jsonl, written for this project (varied lengths). */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { HarnessError } from '../harness/errors.js';
-import { REPO_ROOT } from '../harness/paths.js';
+import { HarnessError } from '../transports/errors.js';
+import { REPO_ROOT } from './paths.js';
 
 export interface Prompt {
   readonly id: string;

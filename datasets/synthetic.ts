@@ -2,9 +2,9 @@
  * Generated images for machines with no CIFAR-10 data: the same planar 3072-byte layout, so every
  * transport and batch size can still be measured. They have no labels; accuracy is not applicable.
  */
-import { HarnessError } from '../harness/errors.js';
+import { HarnessError } from '../transports/errors.js';
 import { DEFAULT_CLASS_NAMES, IMAGE_BYTES } from './cifar10.js';
-import { mulberry32Uint32 } from '../harness/stats/random.js';
+import { mulberry32Uint32 } from './random.js';
 
 export const SYNTHETIC_SEED = 0x5eed;
 

@@ -3,7 +3,7 @@
  * Pure over chunks: it tolerates any chunk boundaries, so it is tested with a split-everywhere loop.
  * Not supported, on purpose: pax/GNU long names (entries are reported as type 'other', bodies skipped).
  */
-import { HarnessError } from '../harness/errors.js';
+import { HarnessError } from '../transports/errors.js';
 
 const BLOCK = 512;
 

@@ -4,7 +4,7 @@
  */
 import { FAMILIES, type Family } from '../transports/address.js';
 import { HTTP_SETUPS, TRANSPORT_NAMES, type HttpSetup, type TransportName } from '../transports/types.js';
-import { HarnessError } from './errors.js';
+import { HarnessError } from '../transports/errors.js';
 
 export const SUITES = ['echo', 'cifar', 'gemma'] as const;
 export type SuiteName = (typeof SUITES)[number];

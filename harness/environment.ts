@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { HarnessError } from './errors.js';
+import { HarnessError } from '../transports/errors.js';
 import { REPO_ROOT, sidecarPython } from './paths.js';
 
 export interface Environment {

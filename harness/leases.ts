@@ -6,7 +6,7 @@ import { formatAddress, parseAddress, type Address } from '../transports/address
 import { loadTransport } from '../transports/registry.js';
 import type { Transport, TransportName, TransportOptions } from '../transports/types.js';
 import type { ResolvedConfig } from './config.js';
-import { HarnessError, toHarnessError } from './errors.js';
+import { HarnessError, toHarnessError } from '../transports/errors.js';
 import { modelFlags } from './model-flags.js';
 import { startSidecar, type Sidecar } from './sidecar.js';
 import type { SidecarLease, SidecarTarget } from './suites/context.js';

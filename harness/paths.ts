@@ -1,17 +1,10 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-/** The repository root (where package.json is), wherever the CLI is started from. */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { REPO_ROOT } from '../datasets/paths.js';
+
+export { REPO_ROOT, sharedDir } from '../datasets/paths.js';
 
 /** The sidecar's interpreter: `$SIDECAR_PYTHON`, else the project's venv made by `npm run setup`. */
 export function sidecarPython(): string {
   return process.env['SIDECAR_PYTHON'] ?? path.join(REPO_ROOT, '.venv', 'bin', 'python');
-}
-
-/** `../shared` beside the checkout, where our machines keep test data; undefined when absent. */
-export function sharedDir(...parts: string[]): string | undefined {
-  const dir = path.join(REPO_ROOT, '..', 'shared', ...parts);
-  return existsSync(dir) ? dir : undefined;
 }

@@ -5,7 +5,7 @@
 import type { Family } from '../transports/address.js';
 import type { HttpSetup, TransportName } from '../transports/types.js';
 import type { ResolvedConfig, ScenarioName, SuiteName } from './config.js';
-import type { HarnessErrorCode } from './errors.js';
+import type { HarnessErrorCode } from '../transports/errors.js';
 import type { Environment } from './environment.js';
 import type { LatencySummary } from './stats/recorder.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig, type BenchOptions } from './config.js';
-import { HarnessError } from './errors.js';
+import { HarnessError } from '../transports/errors.js';
 import { cellId, type CellResult, type RunResult } from './results.js';
 import { runBenchmark } from './runner.js';
 import { failedCell } from './suites/cell.js';

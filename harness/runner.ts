@@ -6,7 +6,7 @@
 import type { ResolvedConfig, SuiteName } from './config.js';
 import { createPinning } from './affinity.js';
 import { captureEnvironment, checkDevice, harnessVersion } from './environment.js';
-import { toHarnessError } from './errors.js';
+import { toHarnessError } from '../transports/errors.js';
 import { withSidecars } from './leases.js';
 import { RESULTS_SCHEMA_VERSION, type RunResult } from './results.js';
 import type { Progress, SuiteContext, SuiteRunner } from './suites/context.js';

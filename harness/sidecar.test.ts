@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HarnessError } from './errors.js';
+import { HarnessError } from '../transports/errors.js';
 import { startNativePeer } from './calibration/native-peer.js';
 import { killSidecarsNow, startSidecar, stopAllSidecars } from './sidecar.js';
 import { alive } from './testing.js';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { execa } from 'execa';
 import { parseAddress, type Address, type Family } from '../transports/address.js';
-import { HarnessError } from './errors.js';
+import { HarnessError } from '../transports/errors.js';
 import { REPO_ROOT, sidecarPython } from './paths.js';
 
 export interface SidecarSpec {

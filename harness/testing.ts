@@ -1,5 +1,5 @@
 /** Helpers shared by the test files (a plain module: test files cannot import one another). */
-import { HarnessError } from './errors.js';
+import { HarnessError } from '../transports/errors.js';
 
 /**
  * The HarnessError code `promise` rejects with. Anything else comes back as a string no code

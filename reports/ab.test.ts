@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cellId, type CellKey, type CellResult, type RoundStat } from '../harness/results.js';
-import { mulberry32 } from '../harness/stats/random.js';
+import { mulberry32 } from '../datasets/random.js';
 import { compareSides, formatAb, headOverBase } from './ab.js';
 import { cell } from './fixtures.js';
 

@@ -4,10 +4,10 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseThreshold } from '../harness/cli/compare.js';
 import { main } from '../harness/cli/main.js';
-import { HarnessError } from '../harness/errors.js';
+import { HarnessError } from '../transports/errors.js';
 import { cellId, type CellKey, type CellResult, type RunResult } from '../harness/results.js';
 import { medianOf as median } from '../harness/load/blocks.js';
-import { mulberry32 } from '../harness/stats/random.js';
+import { mulberry32 } from '../datasets/random.js';
 import { compareResults, formatMarkdown, formatPValue } from './compare.js';
 
 const KEY: CellKey = { suite: 'echo', scenario: 'single-stream', transport: 'framed', family: 'unix', payloadBytes: 3072, concurrency: 1 };

@@ -5,7 +5,7 @@
  */
 import { cellId, seriesName, type CellKey, type CellResult, type RoundStat, type RunCheck, type RunResult } from '../harness/results.js';
 import type { ResolvedConfig } from '../harness/config.js';
-import { mulberry32 } from '../harness/stats/random.js';
+import { mulberry32 } from '../datasets/random.js';
 import { compareToFloor, figureInterval, judgeStability } from '../harness/stats/round-figures.js';
 
 const ROUNDS = 12;

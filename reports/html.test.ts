@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { reportCommand } from '../harness/cli/report.js';
-import { HarnessError } from '../harness/errors.js';
+import { HarnessError } from '../transports/errors.js';
 import type { CellKey } from '../harness/results.js';
 import { allCharts, seriesLabel } from './charts.js';
 import { cell, echoCells, echoRun, failed, fullRun, run } from './fixtures.js';

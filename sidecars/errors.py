@@ -1,7 +1,7 @@
 """The one error shape every front-end puts on its wire: a stable code and a message."""
 from __future__ import annotations
 
-# Closed set of codes; the TypeScript side mirrors them in harness/errors.ts.
+# Closed set of codes; the TypeScript side mirrors them in transports/errors.ts.
 CODES = frozenset(
     {
         "BAD_FRAME",  # framing broken: zero length, truncated, out of sync

@@ -1,4 +1,4 @@
-import { HarnessError } from '../harness/errors.js';
+import { HarnessError } from './errors.js';
 
 /** Where a sidecar listens: a Unix socket path or a TCP host and port. */
 export type Address =

@@ -2,7 +2,7 @@
  * The `framed` wire: `[u32 BE N][u8 type][N-1 bytes body]` over one connection; replies come in
  * request order, so they are matched first-in first-out (docs/protocol.md).
  */
-import { fromWireError, HarnessError } from '../harness/errors.js';
+import { fromWireError, HarnessError } from './errors.js';
 import { connectFrameSocket } from './socket/connection.js';
 import { createInFlight } from './socket/in-flight.js';
 import type { ClassifyReply, GenerateParams, GenerateReply, Transport, TransportFactory } from './types.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HarnessError } from '../harness/errors.js';
+import { HarnessError } from './errors.js';
 import { createFrameDecoder, lengthHeader } from './framing.js';
 
 function frame(body: Uint8Array): Uint8Array {

@@ -4,7 +4,7 @@
  * checking each declared length before buffering any of its body. Chunks of a large frame are
  * joined once, when the frame is complete, not on every read.
  */
-import { HarnessError } from '../harness/errors.js';
+import { HarnessError } from './errors.js';
 
 export const HEADER_BYTES = 4;
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;

@@ -5,16 +5,16 @@
  * trailing metadata when it sent one, otherwise one derived from the status (docs/protocol.md).
  */
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { HarnessError, type HarnessErrorCode, isHarnessErrorCode } from '../harness/errors.js';
-import { REPO_ROOT } from '../harness/paths.js';
+import { HarnessError, type HarnessErrorCode, isHarnessErrorCode } from './errors.js';
 import type { Address } from './address.js';
 import { generateFields } from './framed.js';
 import type { ClassifyReply, GenerateParams, GenerateReply, Transport, TransportFactory, TransportOptions } from './types.js';
 import { toGenerateStats } from './types.js';
 
-export const PROTO_PATH = path.join(REPO_ROOT, 'sidecars', 'proto', 'sidecar.proto');
+export const PROTO_PATH = fileURLToPath(new URL('../sidecars/proto/sidecar.proto', import.meta.url));
 export const SERVICE_NAME = 'sidecar.v1.Sidecar';
 export const ERROR_CODE_KEY = 'sidecar-error-code';
 

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HarnessError } from '../harness/errors.js';
+import { HarnessError } from './errors.js';
 import { codeOf } from '../harness/testing.js';
 import type { Address } from './address.js';
 import { createHttpJsonTransport } from './http-json.js';

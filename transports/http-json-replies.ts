@@ -4,7 +4,7 @@
  * HTML page, plain text, a JSON object of its own), and a generation's `response` may be a string
  * or, as the Gemma sampler's `.text` is, a list of strings.
  */
-import { fromWireError, HarnessError, type HarnessErrorCode } from '../harness/errors.js';
+import { fromWireError, HarnessError, type HarnessErrorCode } from './errors.js';
 
 /** What an HTTP status means on this wire when the body does not say (the sidecar's own table, reversed). */
 const CODE_BY_STATUS: Readonly<Record<number, HarnessErrorCode>> = { 400: 'BAD_INPUT', 404: 'UNKNOWN_TYPE', 405: 'UNKNOWN_TYPE', 413: 'FRAME_TOO_LARGE', 501: 'UNSUPPORTED_OP' };

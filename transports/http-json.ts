@@ -8,7 +8,7 @@
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import { Client, type Dispatcher } from 'undici';
-import { fromWireError, HarnessError, toHarnessError } from '../harness/errors.js';
+import { fromWireError, HarnessError, toHarnessError } from './errors.js';
 import type { Address } from './address.js';
 import { generateFields } from './framed.js';
 import { parseJsonReply, record, replyError, responseText } from './http-json-replies.js';

@@ -4,7 +4,7 @@
  * (docs/protocol.md).
  */
 import { Packr, RESERVE_START_SPACE, Unpackr } from 'msgpackr';
-import { fromWireError, HarnessError } from '../harness/errors.js';
+import { fromWireError, HarnessError } from './errors.js';
 import { generateFields } from './framed.js';
 import { HEADER_BYTES } from './framing.js';
 import { connectFrameSocket } from './socket/connection.js';

@@ -1,4 +1,4 @@
-import { HarnessError } from '../harness/errors.js';
+import { HarnessError } from './errors.js';
 import type { Address } from './address.js';
 
 /** A transport's name describes its wire; the same string is used by the CLI, CSV, charts and Python. */

@@ -8,7 +8,7 @@
  * round or time cap; model groups run their fixed pass.
  */
 import type { ResolvedConfig } from '../config.js';
-import { HarnessError, isHarnessErrorCode } from '../errors.js';
+import { HarnessError, isHarnessErrorCode } from '../../transports/errors.js';
 import { runRounds, type Arm, type PlacedBlock } from '../load/rounds.js';
 import type { CellResult, RunCheck } from '../results.js';
 import { medianInterval, perRoundRatios, relativeHalfWidth, replicaSeries } from '../stats/intervals.js';

@@ -5,7 +5,7 @@
  * group of two versions of the code round by round. The version number changes with any change
  * below; a coordinator refuses a worker that speaks another.
  */
-import { HarnessError, isHarnessErrorCode } from '../errors.js';
+import { HarnessError, isHarnessErrorCode } from '../../transports/errors.js';
 import type { BlockResult } from '../load/blocks.js';
 import type { CellKey, RunCheck } from '../results.js';
 import type { GroupPlan } from '../suites/group.js';

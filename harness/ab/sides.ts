@@ -9,7 +9,7 @@ import { mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { locateCifar10 } from '../../datasets/locate.js';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 import { lineReader, type LineReader } from '../lines.js';
 import { REPO_ROOT, sharedDir } from '../paths.js';
 import { AB_PROTOCOL, type Command, type WorkerEvent } from './protocol.js';

@@ -7,7 +7,7 @@
  */
 import { resolveConfig } from '../config.js';
 import { harnessVersion } from '../environment.js';
-import { HarnessError, toHarnessError } from '../errors.js';
+import { HarnessError, toHarnessError } from '../../transports/errors.js';
 import { lineReader, type LineReader } from '../lines.js';
 import { runBenchmark } from '../runner.js';
 import { keyOf, type CellResult } from '../results.js';

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Address } from '../../transports/address.js';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 import { startSidecar, type Sidecar } from '../sidecar.js';
 import { codeOf } from '../testing.js';
 import { connectLean } from './lean-client.js';

@@ -8,7 +8,7 @@
  */
 import net from 'node:net';
 import type { Address } from '../../transports/address.js';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 import type { CalibrationWire } from '../results.js';
 
 export interface LeanClient {

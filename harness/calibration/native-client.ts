@@ -5,7 +5,7 @@
  */
 import { execa } from 'execa';
 import { formatAddress, type Address } from '../../transports/address.js';
-import { HarnessError, isHarnessErrorCode } from '../errors.js';
+import { HarnessError, isHarnessErrorCode } from '../../transports/errors.js';
 import { lineReader } from '../lines.js';
 import { newBlock, type BlockResult } from '../load/blocks.js';
 import { countError } from '../load/outcome.js';

@@ -8,7 +8,7 @@ import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { Family } from '../../transports/address.js';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 import { REPO_ROOT } from '../paths.js';
 import { startSidecar, type Sidecar } from '../sidecar.js';
 

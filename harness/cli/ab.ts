@@ -14,7 +14,7 @@ import { coordinate, emptyRun, type AbRun, type SideResult } from '../ab/coordin
 import { sideFromDir, sideFromRef, startWorker, type SideOptions, type SideSource, type Worker } from '../ab/sides.js';
 import { resolveConfig, type ResolvedConfig } from '../config.js';
 import { harnessVersion } from '../environment.js';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 import { REPO_ROOT } from '../paths.js';
 import { createProgress } from '../progress.js';
 import { RESULTS_SCHEMA_VERSION, type RunResult } from '../results.js';

@@ -13,7 +13,7 @@ import { FAMILIES, parseAddress, type Address, type Family } from '../../transpo
 import { loadTransport } from '../../transports/registry.js';
 import { TRANSPORT_NAMES, type Transport, type TransportName } from '../../transports/types.js';
 import { isDevice, type BenchOptions } from '../config.js';
-import { HarnessError, toHarnessError } from '../errors.js';
+import { HarnessError, toHarnessError } from '../../transports/errors.js';
 import { SIDECAR_HEALTH_PATH } from '../leases.js';
 import { startSidecar, type Sidecar } from '../sidecar.js';
 

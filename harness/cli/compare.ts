@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { relativeToFloor } from '../../reports/relative.js';
 import { COMPARE_METRICS, compareResults, formatMarkdown, type CompareMetric } from '../../reports/compare.js';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 import { loadResults } from './report.js';
 import { appendStepSummary } from './step-summary.js';
 

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { CIFAR10_MD5, CIFAR10_URL, fetchCifar10, type OnProgress } from '../../datasets/fetch.js';
 import { cacheDir, locateCifar10 } from '../../datasets/locate.js';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 
 const HELP = `Usage:
   sidecar-bench datasets fetch cifar10 [--url URL] [--dir DIR] [--md5 HEX]

@@ -2,7 +2,7 @@
  * `sidecar-bench <command>`. Exit codes: 0 ok, 1 the run failed (or a regression was found),
  * 2 usage error. Commands load lazily so `--help` and `compare` never import the transports.
  */
-import { toHarnessError } from '../errors.js';
+import { toHarnessError } from '../../transports/errors.js';
 
 export const HELP = `sidecar-bench: measure what IPC costs a model that lives in a Python sidecar
 

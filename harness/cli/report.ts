@@ -3,7 +3,7 @@ import { readFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { toCsv } from '../../reports/csv.js';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 import { RESULTS_SCHEMA_VERSION, type RunResult } from '../results.js';
 
 const USAGE_LINE = 'Usage: sidecar-bench report RESULTS.json [--out DIR]';

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { BenchOptions } from '../config.js';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 
 export const RUN_FLAGS = {
   suite: { type: 'string' },

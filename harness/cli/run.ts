@@ -8,7 +8,7 @@ import path from 'node:path';
 import { adviceFor } from '../../reports/advice.js';
 import { linkLatest, preloadReport, writeResults, type WrittenFiles } from '../../reports/write.js';
 import { resolveConfig } from '../config.js';
-import { toHarnessError, type HarnessError } from '../errors.js';
+import { toHarnessError, type HarnessError } from '../../transports/errors.js';
 import { REPO_ROOT } from '../paths.js';
 import { createProgress } from '../progress.js';
 import type { RunResult } from '../results.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 import { closedBlock, itemsBlock, medianOf } from './blocks.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -4,7 +4,7 @@
  * clock, and returns plain data; failures are counted by code, never thrown. Rounds (rounds.ts)
  * alternate blocks of different cells so that what is compared is measured in the same moments.
  */
-import { HarnessError, type HarnessErrorCode } from '../errors.js';
+import { HarnessError, type HarnessErrorCode } from '../../transports/errors.js';
 import { countError, nowNs } from './outcome.js';
 
 /** What one block measured. */

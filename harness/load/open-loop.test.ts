@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 import { medianOf } from './blocks.js';
 import { openBlock } from './open-loop.js';
 

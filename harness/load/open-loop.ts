@@ -7,7 +7,7 @@
  * would push the backlog past `maxQueue` are dropped (counted, not sent). The same `seed` gives the
  * same arrival times, so every cell of a round can be offered the very same schedule.
  */
-import { mulberry32 } from '../stats/random.js';
+import { mulberry32 } from '../../datasets/random.js';
 import { interruption, newBlock, recordSuccess, type BlockResult, type OnResult } from './blocks.js';
 import { countError, nowNs } from './outcome.js';
 

@@ -1,4 +1,4 @@
-import { HarnessError, toHarnessError, type HarnessErrorCode } from '../errors.js';
+import { HarnessError, toHarnessError, type HarnessErrorCode } from '../../transports/errors.js';
 
 /** The failure counters every kind of load keeps; failures are counted, not thrown. */
 export interface FailureCounts {

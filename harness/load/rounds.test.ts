@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 import { newBlock, type BlockResult } from './blocks.js';
 import { runRounds, shuffle, type Arm, type PlacedBlock } from './rounds.js';
-import { mulberry32 } from '../stats/random.js';
+import { mulberry32 } from '../../datasets/random.js';
 
 /** An arm that records when it ran and returns a block of one request of `ns`. */
 function arm(name: string, log: string[], ns = 1000, fail?: (round: number) => HarnessError | undefined): Arm {

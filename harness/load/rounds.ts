@@ -4,8 +4,8 @@
  * the run's seed. On a machine whose speed drifts between minutes, two arms measured this way see
  * the same moments, so the ratio of their figures within a round cancels the drift.
  */
-import { toHarnessError } from '../errors.js';
-import { mulberry32 } from '../stats/random.js';
+import { toHarnessError } from '../../transports/errors.js';
+import { mulberry32 } from '../../datasets/random.js';
 import { newBlock, type BlockResult } from './blocks.js';
 import { countError } from './outcome.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MIN_VALUES_FOR_95, medianInterval, orderStatisticRank, perRoundDifferences, perRoundRatios, relativeHalfWidth } from './intervals.js';
-import { mulberry32 } from './random.js';
+import { mulberry32 } from '../../datasets/random.js';
 
 describe('order-statistic intervals for a median', () => {
   it('picks the textbook ranks (Conover, table A3)', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from './random.js';
+import { mulberry32 } from '../../datasets/random.js';
 import { mannWhitneyU, normalSf } from './mann-whitney.js';
 
 describe('normalSf', () => {

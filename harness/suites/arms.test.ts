@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../config.js';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 import type { SuiteContext } from './context.js';
 import { openRequestArm } from './arms.js';
 

@@ -6,7 +6,7 @@
  * only difference between two arms of a group is what they talk to.
  */
 import type { Address } from '../../transports/address.js';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 import { closedBlock, itemsBlock, newBlock, type BlockResult, type OnResult } from '../load/blocks.js';
 import { openBlock } from '../load/open-loop.js';
 import { connectLean } from '../calibration/lean-client.js';

@@ -1,5 +1,5 @@
 /** Turning a cell's blocks into a CellResult; one place for the status, error and stability rules. */
-import type { HarnessError, HarnessErrorCode } from '../errors.js';
+import type { HarnessError, HarnessErrorCode } from '../../transports/errors.js';
 import type { PlacedBlock } from '../load/rounds.js';
 import { cellId, type CellKey, type CellResult, type FigureKind, type FloorComparison, type OverheadEstimate } from '../results.js';
 import { medianInterval } from '../stats/intervals.js';

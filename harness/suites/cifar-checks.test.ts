@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 import { accuracyChecks, agreementCheck, labelTextCheck, MIN_ACCURACY, noteUnknown, UNCLASSIFIED } from './cifar-checks.js';
 import type { CifarWorkload } from './cifar-workload.js';
 

@@ -1,5 +1,5 @@
 /** Run-level CIFAR checks: accuracy (full set and the bit-exact subset), confusion matrix, agreement, label text. */
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 import type { RunCheck } from '../results.js';
 import type { CifarWorkload } from './cifar-workload.js';
 

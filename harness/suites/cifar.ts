@@ -6,7 +6,7 @@
  * in-process class for every image; the transport's overhead on the model's compute time.
  */
 import type { ClassifyReply } from '../../transports/types.js';
-import { HarnessError, toHarnessError } from '../errors.js';
+import { HarnessError, toHarnessError } from '../../transports/errors.js';
 import type { PlacedBlock } from '../load/rounds.js';
 import type { CellKey } from '../results.js';
 import { SERVER_CONNECTIONS, transportArm, type Shape } from './arms.js';

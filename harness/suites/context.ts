@@ -1,7 +1,7 @@
 /** What a suite gets from the runner: the config, where to put results, and sidecars on demand. */
 import type { Address, Family } from '../../transports/address.js';
 import type { Layout } from '../affinity.js';
-import type { HarnessError } from '../errors.js';
+import type { HarnessError } from '../../transports/errors.js';
 import type { HttpSetup, Transport, TransportName } from '../../transports/types.js';
 import type { ResolvedConfig } from '../config.js';
 import type { CellResult, RunCheck } from '../results.js';

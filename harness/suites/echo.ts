@@ -11,7 +11,7 @@ import { Buffer } from 'node:buffer';
 import type { Family } from '../../transports/address.js';
 import type { Transport } from '../../transports/types.js';
 import { startNativePeer } from '../calibration/native-peer.js';
-import { HarnessError, toHarnessError } from '../errors.js';
+import { HarnessError, toHarnessError } from '../../transports/errors.js';
 import { openClients } from '../leases.js';
 import type { OnResult } from '../load/blocks.js';
 import type { CellKey, FigureKind } from '../results.js';

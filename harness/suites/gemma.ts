@@ -6,7 +6,7 @@
  * agree everywhere.
  */
 import { loadPrompts, type Prompt } from '../../datasets/prompts.js';
-import { HarnessError, toHarnessError } from '../errors.js';
+import { HarnessError, toHarnessError } from '../../transports/errors.js';
 import type { PlacedBlock } from '../load/rounds.js';
 import { MIN_VALUES_FOR_95 } from '../stats/intervals.js';
 import { modelFlags } from '../model-flags.js';

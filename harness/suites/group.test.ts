@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../config.js';
-import { HarnessError } from '../errors.js';
+import { HarnessError } from '../../transports/errors.js';
 import { newBlock, recordSuccess, type BlockResult } from '../load/blocks.js';
 import type { CellKey, CellResult } from '../results.js';
 import type { SuiteContext } from './context.js';

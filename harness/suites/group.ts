@@ -6,7 +6,7 @@
  * `maxRounds`.
  */
 import type { Layout } from '../affinity.js';
-import { HarnessError, toHarnessError } from '../errors.js';
+import { HarnessError, toHarnessError } from '../../transports/errors.js';
 import type { BlockResult } from '../load/blocks.js';
 import { runRounds, type PlacedBlock } from '../load/rounds.js';
 import { cellId, seriesName, type CellKey, type CellResult, type FigureKind, type FloorComparison, type OverheadEstimate } from '../results.js';

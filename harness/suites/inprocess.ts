@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { fromWireError, HarnessError } from '../errors.js';
+import { fromWireError, HarnessError } from '../../transports/errors.js';
 import { lineReader } from '../lines.js';
 import { REPO_ROOT, sidecarPython } from '../paths.js';
 

@@ -2,7 +2,7 @@
  * Pieces the model suites share: a workload cut into rounds (every item once across the rounds,
  * the same items for every arm in a round), and the in-process model as an arm of a group.
  */
-import { toHarnessError } from '../errors.js';
+import { toHarnessError } from '../../transports/errors.js';
 import { newBlock, recordSuccess, type BlockResult } from '../load/blocks.js';
 import { countError } from '../load/outcome.js';
 import type { OpenedArm } from './group.js';

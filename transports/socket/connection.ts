@@ -3,7 +3,7 @@
  * length-prefixed frames, hand whole frame bodies to the codec. Only the codec differs per wire.
  */
 import net from 'node:net';
-import { HarnessError, toHarnessError } from '../../harness/errors.js';
+import { HarnessError, toHarnessError } from '../errors.js';
 import type { Address } from '../address.js';
 import { createFrameDecoder } from '../framing.js';
 

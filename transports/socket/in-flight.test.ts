@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { HarnessError } from '../../harness/errors.js';
+import { HarnessError } from '../errors.js';
 import { createInFlight } from './in-flight.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

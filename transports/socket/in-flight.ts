@@ -4,7 +4,7 @@
  * requests are waiting: one request at a time never creates or clears a timer per request (that
  * cost more than the rest of the client's bookkeeping), yet an idle connection holds no timer.
  */
-import { HarnessError } from '../../harness/errors.js';
+import { HarnessError } from '../errors.js';
 
 export interface Waiter<T> {
   readonly resolve: (value: T) => void;
