@@ -4,20 +4,31 @@ import { readClassNames } from '../datasets/cifar10.js';
 import { locateCifar10 } from '../datasets/locate.js';
 import { formatAddress, parseAddress, type Address } from '../transports/address.js';
 import { loadTransport } from '../transports/registry.js';
-import type { Transport, TransportName, TransportOptions } from '../transports/types.js';
+import type { GrpcClientName, HttpClientName, Transport, TransportName, TransportOptions } from '../transports/types.js';
 import type { ResolvedConfig } from './config.js';
 import { HarnessError, toHarnessError } from '../transports/errors.js';
-import { modelFlags } from './model-flags.js';
+import { modelFlags, modelSpecArg } from './model-flags.js';
 import { startSidecar, type Sidecar } from './sidecar.js';
-import type { SidecarLease, SidecarTarget } from './suites/context.js';
+import type { SidecarLease, SidecarTarget } from './contracts.js';
 
 /** Our http-json sidecar's health route: a client made once it answers finds the forked worker up. */
 export const SIDECAR_HEALTH_PATH = '/healthz';
 
 export function sidecarArgs(target: SidecarTarget, config: ResolvedConfig): string[] {
   const args = modelFlags(config, target.model);
-  if (target.httpSetup !== undefined) args.push('--http-worker', target.httpSetup);
+  if (target.httpStack !== undefined) args.push('--http-stack', target.httpStack);
+  if (target.grpcServer !== undefined) args.push('--grpc-server', target.grpcServer);
   return args;
+}
+
+/**
+ * The client library a lease's clients use unless a suite asks for another: the first of
+ * `--http-clients` / `--grpc-clients` (each transport reads only its own).
+ */
+export function defaultClients(config: ResolvedConfig): { readonly httpClient: HttpClientName; readonly grpcClient: GrpcClientName } {
+  const [httpClient = 'undici'] = config.httpClients;
+  const [grpcClient = 'grpc-js'] = config.grpcClients;
+  return { httpClient, grpcClient };
 }
 
 /** Open `count` clients of `transport` on `address` (one connection each); all or none. */
@@ -59,7 +70,7 @@ export async function hasHung(transport: TransportName, address: Address, config
  * fresh one, so one bad cell does not fail the rest of the matrix.
  */
 export async function spawnLease(target: SidecarTarget, config: ResolvedConfig): Promise<{ lease: SidecarLease; stop: () => Promise<void> }> {
-  const spec = { model: target.model, transport: target.transport, family: target.family, args: sidecarArgs(target, config), readyTimeoutMs: config.readyTimeoutMs };
+  const spec = { model: modelSpecArg(config, target.model), transport: target.transport, family: target.family, args: sidecarArgs(target, config), readyTimeoutMs: config.readyTimeoutMs };
   let sidecar: Sidecar = await startSidecar(spec);
   // A sidecar is probed before it is handed out again, not when it has just answered its ready line.
   let fresh = true;
@@ -67,7 +78,8 @@ export async function spawnLease(target: SidecarTarget, config: ResolvedConfig):
   const lease: SidecarLease = {
     transport: target.transport,
     family: target.family,
-    ...(target.httpSetup === undefined ? {} : { httpSetup: target.httpSetup }),
+    ...(target.httpStack === undefined ? {} : { httpStack: target.httpStack }),
+    ...(target.grpcServer === undefined ? {} : { grpcServer: target.grpcServer }),
     get facts() {
       return { ...sidecar.ready };
     },
@@ -86,8 +98,8 @@ export async function spawnLease(target: SidecarTarget, config: ResolvedConfig):
       turn = next.catch(() => undefined);
       return next;
     },
-    async connect(count) {
-      return openClients(target.transport, await this.live(), config, count, { healthPath: SIDECAR_HEALTH_PATH });
+    async connect(count, extra = {}) {
+      return openClients(target.transport, await this.live(), config, count, { healthPath: SIDECAR_HEALTH_PATH, ...defaultClients(config), ...extra });
     },
     crashed: async (graceMs = 1000) => {
       if (!sidecar.hasExited()) await Promise.race([sidecar.exited, new Promise((r) => setTimeout(r, graceMs))]);
@@ -115,7 +127,7 @@ export function connectedLease(target: SidecarTarget, config: ResolvedConfig): S
     family: address.family,
     facts: { connect: formatAddress(address) },
     live: () => Promise.resolve(address),
-    connect: (count) => openClients(target.transport, address, config, count, options),
+    connect: (count, extra = {}) => openClients(target.transport, address, config, count, { ...options, ...defaultClients(config), ...extra }),
     crashed: () => Promise.resolve(false),
   };
 }

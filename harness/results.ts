@@ -3,7 +3,7 @@
  * Plain data only: reports read it, never the transports.
  */
 import type { Family } from '../transports/address.js';
-import type { HttpSetup, TransportName } from '../transports/types.js';
+import type { GrpcClientName, GrpcServer, HttpClientName, HttpSetup, HttpStack, TransportName } from '../transports/types.js';
 import type { ResolvedConfig, ScenarioName, SuiteName } from './config.js';
 import type { HarnessErrorCode } from '../transports/errors.js';
 import type { Environment } from './environment.js';
@@ -22,6 +22,9 @@ export const RESULTS_SCHEMA_VERSION = 2;
 export const BASELINE_NAMES = ['native-pair', 'native-peer', 'native-client', 'lean-node', 'no-op', 'in-process'] as const;
 export type BaselineName = (typeof BASELINE_NAMES)[number];
 
+/** How http-json carries tensors: OIP's binary tensor data extension, or JSON `data` lists. */
+export type TensorEncoding = 'binary' | 'json';
+
 /** The wires a calibration row can speak (`lean-node` speaks both). */
 export type CalibrationWire = 'framed' | 'msgpack';
 
@@ -30,7 +33,18 @@ export interface CellKey {
   readonly scenario: ScenarioName;
   readonly transport: TransportName | BaselineName;
   readonly family: Family | 'in-process';
+  /** Results written before issue 15 only: the gunicorn worker (`sync`, `gthread`), now `httpStack` `gunicorn-sync`/`gunicorn-gthread`. */
   readonly httpSetup?: HttpSetup;
+  /** http-json cells: the sidecar's server stack. */
+  readonly httpStack?: HttpStack;
+  /** http-json cells: the Node HTTP client library. */
+  readonly httpClient?: HttpClientName;
+  /** grpc cells: the sidecar's gRPC server. */
+  readonly grpcServer?: GrpcServer;
+  /** grpc cells: the Node gRPC client. */
+  readonly grpcClient?: GrpcClientName;
+  /** http-json `model` cells: how tensors travel in OIP REST (the binary tensor data extension, or JSON lists). */
+  readonly tensorEncoding?: TensorEncoding;
   /** `--connect` cells: the address of the server measured (a set-up the harness did not start). */
   readonly connect?: string;
   /** Calibration rows only: the wire spoken (`lean-node` on `framed` or `msgpack`). */
@@ -184,6 +198,11 @@ export interface RunResult {
 export function cellId(key: CellKey): string {
   const parts: string[] = [key.suite, key.scenario, key.transport, key.family];
   if (key.httpSetup !== undefined) parts.push(`http=${key.httpSetup}`);
+  if (key.httpStack !== undefined) parts.push(`http=${key.httpStack}`);
+  if (key.grpcServer !== undefined) parts.push(`grpc=${key.grpcServer}`);
+  const client = key.httpClient ?? key.grpcClient;
+  if (client !== undefined) parts.push(`client=${client}`);
+  if (key.tensorEncoding !== undefined) parts.push(`tensors=${key.tensorEncoding}`);
   if (key.connect !== undefined) parts.push(`at=${key.connect}`);
   if (key.wire !== undefined) parts.push(`wire=${key.wire}`);
   if (key.payloadBytes !== undefined) parts.push(`payload=${key.payloadBytes}`);
@@ -196,15 +215,20 @@ export function cellId(key: CellKey): string {
   return parts.join('/');
 }
 
-/** The name a cell's series goes by in tables and legends: `framed`, `http-json (gthread)`, `lean-node (msgpack)`, `http-json (tcp:10.0.0.2:5000)`. */
-export function seriesName(key: Pick<CellKey, 'transport' | 'httpSetup' | 'connect' | 'wire'>): string {
-  const qualifier = key.httpSetup ?? key.connect ?? (key.transport === 'lean-node' ? key.wire : undefined);
-  return qualifier === undefined ? key.transport : `${key.transport} (${qualifier})`;
+/**
+ * The name a cell's series goes by in tables and legends: `framed`, `http-json (uvicorn, fetch)`,
+ * `grpc (aio-uvloop, lean-http2)`, `lean-node (msgpack)`, `http-json (tcp:10.0.0.2:5000, undici)`,
+ * `http-json (gunicorn-gthread, undici, json)`; `http-json (gthread)` in results before issue 15.
+ */
+export function seriesName(key: Pick<CellKey, 'transport' | 'httpSetup' | 'httpStack' | 'httpClient' | 'grpcServer' | 'grpcClient' | 'connect' | 'wire' | 'tensorEncoding'>): string {
+  const server = key.httpSetup ?? key.httpStack ?? key.grpcServer ?? key.connect ?? (key.transport === 'lean-node' ? key.wire : undefined);
+  const qualifiers = [server, key.httpClient ?? key.grpcClient, key.tensorEncoding].filter((q) => q !== undefined);
+  return qualifiers.length === 0 ? key.transport : `${key.transport} (${qualifiers.join(', ')})`;
 }
 
 /** Just the key fields of a cell (what its `id` is made of). */
 export function keyOf(cell: CellKey): CellKey {
-  const { suite, scenario, transport, family, httpSetup, connect, wire, payloadBytes, concurrency, batch, samplingSteps, streaming, targetRps, loadFraction } = cell;
-  const optional = { httpSetup, connect, wire, payloadBytes, batch, samplingSteps, streaming, targetRps, loadFraction };
+  const { suite, scenario, transport, family, httpSetup, httpStack, httpClient, grpcServer, grpcClient, tensorEncoding, connect, wire, payloadBytes, concurrency, batch, samplingSteps, streaming, targetRps, loadFraction } = cell;
+  const optional = { httpSetup, httpStack, httpClient, grpcServer, grpcClient, tensorEncoding, connect, wire, payloadBytes, batch, samplingSteps, streaming, targetRps, loadFraction };
   return { suite, scenario, transport, family, concurrency, ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)) };
 }

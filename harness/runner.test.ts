@@ -55,6 +55,13 @@ describe('runBenchmark', () => {
     expect(result.checks).toEqual([{ name: 'echo: suite', ok: false, detail: 'SETUP_FAILED: no model' }]);
   });
 
+  it('stops the run when a suite finds it mis-asked (USAGE: exit 2 in the CLI)', async () => {
+    const failed = run(async () => {
+      throw new HarnessError('USAGE', '`--model x.py:Nope`: no sidecar could load the model');
+    });
+    await expect(failed).rejects.toMatchObject({ code: 'USAGE' });
+  });
+
   it('numbers the cells of each trial, with fresh runs of every suite', async () => {
     let calls = 0;
     const { result } = await run(async (ctx) => {

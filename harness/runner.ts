@@ -16,6 +16,7 @@ const SUITE_RUNNERS = {
   echo: async () => (await import('./suites/echo.js')).runEchoSuite,
   cifar: async () => (await import('./suites/cifar.js')).runCifarSuite,
   gemma: async () => (await import('./suites/gemma.js')).runGemmaSuite,
+  model: async () => (await import('./suites/model.js')).runModelSuite,
 } satisfies Record<SuiteName, () => Promise<SuiteRunner>>;
 
 export interface RunOptions {
@@ -91,6 +92,8 @@ export async function runBenchmark(options: RunOptions): Promise<RunResult> {
         await (options.suiteRunners?.[suite] ?? (await SUITE_RUNNERS[suite]()))(ctx);
       } catch (error) {
         const e = toHarnessError(error);
+        // A suite that finds the run mis-asked (a `--model` no sidecar can load) stops the run: exit 2.
+        if (e.code === 'USAGE') throw e;
         ctx.check({ name: `${suite}: suite`, ok: false, detail: `${e.code}: ${e.message}` });
       }
     }

@@ -116,7 +116,7 @@ describe('formatAb', () => {
     expect(text).toContain('### sidecar-bench ab: head `pr` against base `main`, threshold 5%');
     expect(text).toContain('**FAIL**: 1 of 1 gated cells regressed or failed.');
     expect(text).toContain('its median exceeds 1.05');
-    expect(text).toMatch(new RegExp(`\\| \`${cellId(KEY)}\` \\| 54\\.0 \\| 59\\.4 \\| 1\\.1\\d \\[1\\.\\d+, 1\\.\\d+\\] \\| 40 \\| yes \\| \\*\\*regressed\\*\\* \\|`));
+    expect(text).toMatch(new RegExp(`\\| \`${cellId(KEY)}\` \\| 54\\.0 µs \\| 59\\.4 µs \\| 1\\.1\\d \\[1\\.\\d+, 1\\.\\d+\\] \\| 40 \\| yes \\| \\*\\*regressed\\*\\* \\|`));
     expect(text).toContain(`| \`${cellId(MODEL)}\` (control) |`);
     const ok = formatAb(compareSides([measured(KEY, 30, 1, 1)], [measured(KEY, 30, 1, 2)], 5), { base: 'a', head: 'b' });
     expect(ok).toContain('**ok**: none of 1 gated cells regressed.');

@@ -7,7 +7,8 @@
 import { TRANSPORT_NAMES } from '../transports/types.js';
 import type { CellResult } from '../harness/results.js';
 import { medianInterval, perRoundRatios, replicaSeries, type Interval } from '../harness/stats/intervals.js';
-import { formatRatio, formatUs } from './summary.js';
+import { formatRatio } from './summary.js';
+import { formatDuration } from './units.js';
 
 export type AbVerdict = 'regressed' | 'improved' | 'unchanged' | 'failed' | 'not compared';
 
@@ -99,7 +100,7 @@ export function formatAb(comparison: AbComparison, names: { base: string; head: 
   const rows = comparison.cells.map((c) => {
     const ratio = c.ratio === undefined ? '' : `${formatRatio(c.ratio.estimate, c.ratio.low, c.ratio.high)}`;
     const verdict = c.verdict === 'regressed' || c.verdict === 'failed' ? `**${c.verdict}**` : c.verdict;
-    return `| \`${c.id}\`${c.gated ? '' : ' (control)'} | ${formatUs(c.baseUs)} | ${formatUs(c.headUs)} | ${ratio} | ${c.ratio?.n ?? ''} | ${c.significant ? 'yes' : 'no'} | ${verdict}${c.note === undefined ? '' : ` (${c.note})`} |`;
+    return `| \`${c.id}\`${c.gated ? '' : ' (control)'} | ${formatDuration(c.baseUs)} | ${formatDuration(c.headUs)} | ${ratio} | ${c.ratio?.n ?? ''} | ${c.significant ? 'yes' : 'no'} | ${verdict}${c.note === undefined ? '' : ` (${c.note})`} |`;
   });
   return [
     `### sidecar-bench ab: head ${names.head} against base ${names.base}, threshold ${t}%`,
@@ -107,7 +108,7 @@ export function formatAb(comparison: AbComparison, names: { base: string; head: 
     headline,
     `A cell regresses when head / base, taken round by round in the same rounds, lies wholly above 1 (significant) and its median exceeds ${1 + t / 100}. Controls (floors, the model in-process) never gate.`,
     '',
-    '| cell | base p50 (µs) | head p50 (µs) | head / base [95% CI] | rounds | significant | verdict |',
+    '| cell | base p50 | head p50 | head / base [95% CI] | rounds | significant | verdict |',
     '|---|---:|---:|---:|---:|:---:|---|',
     ...rows,
     '',

@@ -8,7 +8,11 @@ import { HarnessError } from '../transports/errors.js';
 import { cellId, type CellKey, type CellResult, type RunResult } from '../harness/results.js';
 import { medianOf as median } from '../harness/load/blocks.js';
 import { mulberry32 } from '../datasets/random.js';
-import { compareResults, formatMarkdown, formatPValue } from './compare.js';
+import { mannWhitneyU } from '../harness/stats/mann-whitney.js';
+import { compareResults as compareWith, formatMarkdown, formatPValue, type CompareOptions } from './compare.js';
+
+/** The comparison as `sidecar-bench compare` makes it: with the Mann-Whitney test it passes in. */
+const compareResults = (base: RunResult, head: RunResult, options: CompareOptions) => compareWith(base, head, options, (a, b) => mannWhitneyU(a, b).pValue);
 
 const KEY: CellKey = { suite: 'echo', scenario: 'single-stream', transport: 'framed', family: 'unix', payloadBytes: 3072, concurrency: 1 };
 
@@ -154,8 +158,8 @@ describe('formatMarkdown', () => {
   it('prints one row per cell with the change, p-value and verdict', () => {
     const c = compareResults(run([cell(KEY, 50, 2000, 1), cell(other(64), 30, 2000, 2)]), run([cell(KEY, 65, 2000, 3), cell(other(64), 30, 2000, 4)]), { thresholdPct: 10, metric: 'p50' });
     const text = formatMarkdown(c);
-    expect(text).toContain('| cell | base p50 (µs) | head p50 (µs) | change | p-value | significant | verdict |');
-    expect(text).toMatch(new RegExp(`\\| \`${cellId(KEY)}\` \\| [\\d.]+ \\| [\\d.]+ \\| \\+\\d+\\.\\d% \\| [^|]+ \\| yes \\| \\*\\*regressed\\*\\* \\|`));
+    expect(text).toContain('| cell | base p50 | head p50 | change | p-value | significant | verdict |');
+    expect(text).toMatch(new RegExp(`\\| \`${cellId(KEY)}\` \\| [\\d.]+ µs \\| [\\d.]+ µs \\| \\+\\d+\\.\\d% \\| [^|]+ \\| yes \\| \\*\\*regressed\\*\\* \\|`));
     expect(text).toContain('**FAIL**');
     expect(text.split('\n').filter((l) => l.startsWith('| `'))).toHaveLength(2);
   });
@@ -252,5 +256,14 @@ describe('sidecar-bench compare', () => {
     expect(parseThreshold('10%')).toBe(10);
     expect(parseThreshold('2.5')).toBe(2.5);
     expect(() => parseThreshold('-5%')).toThrow(HarnessError);
+  });
+});
+
+describe('the import graph', () => {
+  it('keeps the statistics out of reports/: compare renders plain data, harness/cli/compare.ts passes the test in', async () => {
+    const dir = path.dirname(new URL(import.meta.url).pathname);
+    const { readdir } = await import('node:fs/promises');
+    const sources = (await readdir(dir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && f !== 'fixtures.ts');
+    for (const f of sources) expect(await readFile(path.join(dir, f), 'utf8'), f).not.toMatch(/from '\.\.\/harness\/stats\/mann-whitney/);
   });
 });

@@ -1,10 +1,12 @@
 /**
  * Comparing two runs cell by cell (matched on `id`): the regression gate behind `sidecar-bench compare`.
  * Pure: results in, a comparison out, and its markdown. The statistics are in docs/reading-the-report.md.
+ * The significance test is the caller's (harness/cli/compare.ts passes Mann-Whitney U from
+ * harness/stats/): reports compare and render plain data and import no statistics of their own.
  */
 import { BASELINE_NAMES, type CellResult, type RunResult } from '../harness/results.js';
-import { mannWhitneyU } from '../harness/stats/mann-whitney.js';
-import { formatCount, formatUs } from './summary.js';
+import { formatCount } from './summary.js';
+import { formatDuration } from './units.js';
 
 export const COMPARE_METRICS = ['p50', 'mean', 'throughput'] as const;
 export type CompareMetric = (typeof COMPARE_METRICS)[number];
@@ -51,6 +53,9 @@ export interface Comparison {
 }
 
 export const DEFAULT_ALPHA = 0.01;
+
+/** Two samples in, the two-sided p-value that they come from the same distribution out. */
+export type SignificanceTest = (base: readonly number[], head: readonly number[]) => number;
 
 /** All trials of one cell id, pooled: any failed trial fails the cell. */
 interface Pooled {
@@ -101,7 +106,7 @@ function floorsDoNotGate(cell: CellComparison): CellComparison {
   return { ...cell, gate: false, note: `${cell.note === undefined ? '' : `${cell.note}; `}a floor row: reported, not gated` };
 }
 
-function compareCell(id: string, base: Pooled, head: Pooled, options: Required<CompareOptions>): CellComparison {
+function compareCell(id: string, base: Pooled, head: Pooled, options: Required<CompareOptions>, test: SignificanceTest): CellComparison {
   if (!head.ok) return { id, measure: options.metric, verdict: 'failed', gate: base.ok, note: `head failed: ${head.code ?? 'unknown'}${base.ok ? '' : ' (failed in base too)'}` };
   if (!base.ok) return { id, measure: options.metric, verdict: 'new', gate: false, note: `base failed: ${base.code ?? 'unknown'}` };
   // A cell with no latency (throughput only) is compared on throughput.
@@ -118,7 +123,7 @@ function compareCell(id: string, base: Pooled, head: Pooled, options: Required<C
     const verdict: Verdict = worse ? 'regressed' : better ? 'improved' : 'unchanged';
     return { ...values, verdict, gate: verdict === 'regressed', note: measure === 'throughput' ? 'ratio only' : 'no samples: ratio only' };
   }
-  const { pValue } = mannWhitneyU(base.samples, head.samples);
+  const pValue = test(base.samples, head.samples);
   const significant = pValue < options.alpha;
   const verdict: Verdict = significant && worse ? 'regressed' : significant && better ? 'improved' : 'unchanged';
   return { ...values, pValue, significant, verdict, gate: verdict === 'regressed' };
@@ -141,14 +146,14 @@ function calibrationNote(base: RunResult, cells: readonly CellComparison[], thre
   return [`the native-peer calibration rows moved too (median ${typical >= 0 ? '+' : ''}${typical.toFixed(1)}%): part of every change may be the machine, not the code`];
 }
 
-export function compareResults(base: RunResult, head: RunResult, options: CompareOptions): Comparison {
+export function compareResults(base: RunResult, head: RunResult, options: CompareOptions, test: SignificanceTest): Comparison {
   const resolved: Required<CompareOptions> = { alpha: DEFAULT_ALPHA, unit: 'absolute', ...options };
   const baseCells = byId(base);
   const headCells = byId(head);
   const cells: CellComparison[] = [];
   for (const [id, group] of baseCells) {
     const other = headCells.get(id);
-    cells.push(other === undefined ? { id, measure: resolved.metric, verdict: 'missing', gate: false } : floorsDoNotGate(compareCell(id, pool(group), pool(other), resolved)));
+    cells.push(other === undefined ? { id, measure: resolved.metric, verdict: 'missing', gate: false } : floorsDoNotGate(compareCell(id, pool(group), pool(other), resolved, test)));
   }
   for (const id of headCells.keys()) if (!baseCells.has(id)) cells.push({ id, measure: resolved.metric, verdict: 'new', gate: false });
   const counts: Record<Verdict, number> = { regressed: 0, improved: 0, unchanged: 0, new: 0, missing: 0, failed: 0 };
@@ -156,13 +161,13 @@ export function compareResults(base: RunResult, head: RunResult, options: Compar
   return { metric: resolved.metric, thresholdPct: resolved.thresholdPct, alpha: resolved.alpha, unit: resolved.unit, cells, counts, notes: [...environmentNotes(base, head), ...calibrationNote(base, cells, resolved.thresholdPct)], failed: cells.some((c) => c.gate) };
 }
 
-const LABELS: Record<CompareMetric, string> = { p50: 'p50 (µs)', mean: 'mean (µs)', throughput: 'throughput (req/s)' };
+const LABELS: Record<CompareMetric, string> = { p50: 'p50', mean: 'mean', throughput: 'throughput (req/s)' };
 const FLOOR_LABELS: Record<CompareMetric, string> = { p50: 'p50 (× floor)', mean: 'mean (× floor)', throughput: 'throughput (× floor rate)' };
 
 function formatValue(measure: CompareMetric, value: number | undefined, unit: Comparison['unit']): string {
   if (value === undefined) return '';
   if (unit === 'floor') return value.toFixed(value >= 100 ? 0 : value >= 10 ? 1 : 3);
-  return measure === 'throughput' ? formatCount(value) : formatUs(value);
+  return measure === 'throughput' ? formatCount(value) : formatDuration(value);
 }
 
 export function formatPValue(p: number | undefined): string {

@@ -1,9 +1,13 @@
-/** `results.csv`: one row per cell, fixed columns (documented in docs/results-schema.md). */
+/**
+ * `results.csv`: one row per cell. Fixed columns first (documented in docs/results-schema.md), in
+ * a fixed order; then every other metric any cell carries (a new suite's own figures), one column
+ * each, sorted by name, so no metric is silently dropped and the order does not depend on the run.
+ */
 import { stringify } from 'csv-stringify/sync';
 import type { CellResult } from '../harness/results.js';
 
 export const CSV_COLUMNS = [
-  'suite', 'scenario', 'transport', 'family', 'http_setup', 'wire', 'payload_bytes', 'concurrency', 'batch', 'sampling_steps', 'streaming', 'target_rps', 'load_fraction', 'connect',
+  'suite', 'scenario', 'transport', 'family', 'http_setup', 'wire', 'payload_bytes', 'concurrency', 'batch', 'sampling_steps', 'streaming', 'target_rps', 'load_fraction', 'connect', 'tensor_encoding', 'http_stack', 'http_client', 'grpc_server', 'grpc_client',
   'requests', 'errors', 'p50_us', 'p90_us', 'p99_us', 'p999_us', 'max_us', 'mean_us', 'stddev_us', 'rounds_p50_us', 'p50_ci_low_us', 'p50_ci_high_us',
   'floor', 'floor_ratio', 'floor_ratio_ci_low', 'floor_ratio_ci_high',
   'throughput_rps', 'achieved_rps', 'dropped', 'images_per_s', 'accuracy', 'compute_us',
@@ -11,7 +15,22 @@ export const CSV_COLUMNS = [
   'ttft_p50_us', 'ttft_p99_us', 'itl_p50_us', 'itl_p99_us', 'tokens_per_s', 'rounds', 'stable', 'unstable_reason', 'status', 'error_code', 'id',
 ] as const;
 
-type Row = Record<(typeof CSV_COLUMNS)[number], string | number | boolean | null | undefined>;
+type Value = string | number | boolean | null | undefined;
+type Row = Record<(typeof CSV_COLUMNS)[number], Value>;
+
+/** The metrics the fixed columns already carry. */
+const FIXED_METRICS: ReadonlySet<string> = new Set(['achieved_rps', 'dropped', 'images_per_s', 'accuracy', 'ttft_p50_us', 'ttft_p99_us', 'itl_p50_us', 'itl_p99_us', 'tokens_per_s']);
+const FIXED: ReadonlySet<string> = new Set(CSV_COLUMNS);
+
+/** A metric's column: its own name, or `metric_<name>` where that would clash with a fixed column. */
+export function metricColumn(metric: string): string {
+  return FIXED.has(metric) ? `metric_${metric}` : metric;
+}
+
+/** Every metric some cell carries that no fixed column shows, sorted by name. */
+export function extraMetrics(cells: readonly CellResult[]): string[] {
+  return [...new Set(cells.flatMap((c) => Object.keys(c.metrics)))].filter((m) => !FIXED_METRICS.has(m)).sort();
+}
 
 const round = (value: number | undefined | null, digits = 3): number | undefined =>
   value === undefined || value === null || !Number.isFinite(value) ? undefined : Number(value.toFixed(digits));
@@ -25,6 +44,10 @@ export function cellRow(cell: CellResult): Row {
     transport: cell.transport,
     family: cell.family,
     http_setup: cell.httpSetup,
+    http_stack: cell.httpStack,
+    http_client: cell.httpClient,
+    grpc_server: cell.grpcServer,
+    grpc_client: cell.grpcClient,
     wire: cell.wire,
     payload_bytes: cell.payloadBytes,
     concurrency: cell.concurrency,
@@ -34,6 +57,7 @@ export function cellRow(cell: CellResult): Row {
     target_rps: cell.targetRps,
     load_fraction: cell.loadFraction,
     connect: cell.connect,
+    tensor_encoding: cell.tensorEncoding,
     requests: cell.requests,
     errors: cell.errors,
     p50_us: round(l?.p50Us),
@@ -75,5 +99,7 @@ export function cellRow(cell: CellResult): Row {
 }
 
 export function toCsv(cells: readonly CellResult[]): string {
-  return stringify(cells.map(cellRow), { header: true, columns: [...CSV_COLUMNS], cast: { boolean: (v) => (v ? 'true' : 'false') } });
+  const extra = extraMetrics(cells);
+  const rows = cells.map((c): Record<string, Value> => ({ ...cellRow(c), ...Object.fromEntries(extra.map((m) => [metricColumn(m), round(c.metrics[m], 6)])) }));
+  return stringify(rows, { header: true, columns: [...CSV_COLUMNS, ...extra.map(metricColumn)], cast: { boolean: (v) => (v ? 'true' : 'false') } });
 }

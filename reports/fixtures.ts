@@ -58,10 +58,10 @@ export function group(label: string, members: readonly { key: CellKey; p50Us: nu
 const FAMILY_COST = { unix: 1, tcp: 1.4 } as const;
 
 /** The echo suite: one group per family and payload one at a time (the 2x2 floor and every transport), and the concurrency sweep. */
-export function echoCells(): CellResult[] {
+export function echoCells(payloads: readonly number[] = [64, 3072, 1_048_576]): CellResult[] {
   const cells: CellResult[] = [];
   for (const family of ['unix', 'tcp'] as const) {
-    for (const payloadBytes of [64, 3072, 1_048_576]) {
+    for (const payloadBytes of payloads) {
       const f = FAMILY_COST[family];
       const key = (transport: CellKey['transport'], extra: Partial<CellKey> = {}): CellKey => ({ suite: 'echo', scenario: 'single-stream', transport, family, payloadBytes, concurrency: 1, ...extra });
       const at = (us: number): number => us * f + payloadBytes / 1500;
@@ -150,8 +150,31 @@ export function serverCells(): CellResult[] {
   );
 }
 
+/**
+ * A suite the reports have never heard of (`model`, a user's own model, as issue 14 adds it): the
+ * model in-process and over every wire in one group, with a metric of its own. Nothing in
+ * reports/ names it; the answer, the CSV and the report must pick it up from the cells alone.
+ */
+export function modelCells(suite = 'model'): CellResult[] {
+  const key = (transport: CellKey['transport'], family: CellKey['family']): CellKey => ({ suite: suite as CellKey['suite'], scenario: 'single-stream', transport, family, batch: 1, concurrency: 1 });
+  const model = key('in-process', 'in-process');
+  const compute = 420;
+  return group(`${suite} single-stream c=1`, [
+    { key: model, p50Us: compute + 12, computeUs: compute, metrics: { embeddings_per_s: 2300 } },
+    ...(['unix', 'tcp'] as const).flatMap((family) =>
+      [['framed', 60], ['msgpack', 61], ['grpc', 520], ['http-json', 700]].map(([t, extra]) => ({
+        key: { ...key(t as CellKey['transport'], family), ...(t === 'http-json' ? { httpSetup: 'gthread' as const } : {}) },
+        p50Us: compute + (extra as number) * FAMILY_COST[family],
+        floor: model,
+        computeUs: compute,
+        metrics: { embeddings_per_s: 1e6 / (compute + (extra as number)), max_abs_diff: 0 },
+      })),
+    ),
+  ]);
+}
+
 const CONFIG: ResolvedConfig = {
-  suites: ['echo'], transports: ['framed'], families: ['unix', 'tcp'], httpSetups: ['sync', 'gthread'], scenarios: ['single-stream', 'concurrency'],
+  suites: ['echo'], transports: ['framed'], families: ['unix', 'tcp'], httpStacks: ['gunicorn-sync', 'gunicorn-gthread'], httpClients: ['undici'], grpcServers: ['thread'], grpcClients: ['grpc-js'], scenarios: ['single-stream', 'concurrency'],
   payloadBytes: [64, 3072, 1_048_576], concurrency: [4, 16], ratesRps: [500], batchSizes: [64], samplingSteps: [8],
   warmupRequests: 20, warmupMs: 20, blockMs: 5, minRounds: 8, maxRounds: 100, maxGroupMs: 5000, stabilityPct: 10, seed: 1, cpuPinning: 'shared', trials: 1, dtype: 'auto',
   timeoutMs: 30_000, readyTimeoutMs: 120_000, device: 'auto', sidecarArgs: [], calibration: true, quick: true, data: undefined, connect: undefined, out: undefined, limit: 300,

@@ -6,13 +6,13 @@ import { reportCommand } from '../harness/cli/report.js';
 import { HarnessError } from '../transports/errors.js';
 import type { CellKey } from '../harness/results.js';
 import { allCharts, seriesLabel } from './charts.js';
-import { cell, echoCells, echoRun, failed, fullRun, run } from './fixtures.js';
+import { cell, cifarCells, echoCells, echoRun, failed, fullRun, modelCells, run, serverCells } from './fixtures.js';
 import { esc, renderReport } from './html.js';
 import { environmentRows, formatUs, summaryRow } from './summary.js';
 import { renderSvg } from './svg.js';
 
-const ALL_CHARTS = ['latency-percentiles', 'latency-payload', 'calibration', 'throughput-concurrency', 'server-rate', 'overhead-breakdown', 'cifar-accuracy', 'cifar-confusion', 'cifar-offline', 'gemma-generation'];
-const ECHO_CHARTS = ['latency-percentiles', 'latency-payload', 'calibration', 'throughput-concurrency'];
+const ALL_CHARTS = ['latency-cdf', 'latency-percentiles', 'latency-payload', 'calibration', 'throughput-concurrency', 'server-rate', 'overhead-breakdown', 'cifar-accuracy', 'cifar-confusion', 'cifar-offline', 'gemma-generation'];
+const ECHO_CHARTS = ['latency-cdf', 'latency-percentiles', 'latency-payload', 'calibration', 'throughput-concurrency'];
 
 /** The inner HTML of each `<figure data-chart="...">`, by chart id. */
 function figures(html: string): Map<string, string> {
@@ -29,11 +29,11 @@ describe('renderReport', () => {
       expect(body, id).toMatch(/class="mark-(rect|line|symbol|text)/);
     }
     for (const id of ALL_CHARTS.filter((c) => !ECHO_CHARTS.includes(c))) {
-      expect(html).toMatch(new RegExp(`data-chart-absent="${id}">[\\s\\S]*?Not measured in this run`));
+      expect(html).toMatch(new RegExp(`data-chart-absent="${id}"><strong>[^<]+</strong>: not measured in this run\\.</li>`));
     }
   }, 30_000);
 
-  it('draws all ten charts when the run has cifar, gemma and server cells', async () => {
+  it('draws all eleven charts when the run has cifar, gemma and server cells', async () => {
     const html = await renderReport(fullRun());
     expect([...figures(html).keys()].sort()).toEqual([...ALL_CHARTS].sort());
     expect(html).not.toContain('data-chart-absent');
@@ -78,7 +78,7 @@ describe('report sections', () => {
     cells[i] = { ...cells[i]!, floor: { ...cells[i]!.floor!, estimate: 0.8, low: 0.7, high: 0.9, belowFloor: true } };
     const html = await renderReport({ ...result, cells });
     const floors = /<section id="floors">([\s\S]*?)<\/section>/.exec(html)?.[1] ?? '';
-    expect(floors).toContain('<h3>unix, 3072 B, one request at a time</h3>');
+    expect(floors).toContain('<h3>unix, 3 KiB, one request at a time</h3>');
     expect(floors).toContain('framed / lean-node (framed)');
     expect(floors).toMatch(/native-peer \/ native-pair<\/code><\/td><td class="num">1\.\d\d \[1\.\d\d, 1\.\d\d\]/);
     const warnings = /<section id="warnings">([\s\S]*?)<\/section>/.exec(html)?.[1] ?? '';
@@ -86,7 +86,7 @@ describe('report sections', () => {
     expect(warnings).toContain('FASTER THAN ITS FLOOR: 1 cell(s)');
     expect(html).toContain('× native-peer (below its floor)');
     expect(html).toMatch(/<th>× floor \[95% CI\]<\/th>/);
-    expect(html).toContain('190.0 [171.0, 209.0], 10.6%'); // cifar framed/unix overhead
+    expect(html).toContain('190 µs [171, 209], 10.6%'); // cifar framed/unix overhead
   }, 30_000);
 });
 
@@ -106,6 +106,51 @@ describe('charts', () => {
     expect(seriesLabel({ transport: 'lean-node', wire: 'msgpack' })).toBe('lean-node (msgpack)');
   });
 
+  it('follow the run: a run at 600 B only draws every echo chart with data, and says why the payload line is left out', async () => {
+    const html = await renderReport(run(echoCells([600])));
+    const drawn = figures(html);
+    expect([...drawn.keys()].sort()).toEqual(ECHO_CHARTS.filter((c) => c !== 'latency-payload').sort());
+    expect(drawn.get('latency-percentiles')).toContain('600 B');
+    expect(drawn.get('calibration')).toContain('600 B');
+    expect(html).toContain('data-chart-absent="latency-payload"><strong>Echo p50 latency vs payload size, single-stream</strong>: the run measured one payload size, and a line needs two (<code>--payloads 64,3072,64KiB</code>).');
+  }, 30_000);
+
+  it('colour always means the transport', () => {
+    const colours = (node: unknown, out: string[] = []): string[] => {
+      if (Array.isArray(node)) for (const n of node) colours(n, out);
+      else if (typeof node === 'object' && node !== null) {
+        for (const [k, v] of Object.entries(node)) {
+          if (k === 'color' && typeof v === 'object' && v !== null && 'field' in v) out.push(String((v as { field: unknown }).field));
+          colours(v, out);
+        }
+      }
+      return out;
+    };
+    for (const chart of allCharts(run([...fullRun().cells, ...modelCells()]))) {
+      // The confusion matrix is one model's answers, not transports: its colour is a count.
+      if (chart.spec === undefined || chart.id === 'cifar-confusion') continue;
+      expect(colours(chart.spec), chart.id).not.toHaveLength(0);
+      expect(new Set(colours(chart.spec)), chart.id).toEqual(new Set(['transport']));
+    }
+  });
+
+  it('never draws a one-point line: one offered rate, batch size or concurrency leaves that chart or panel out, with the reason', () => {
+    const result = run([...cifarCells().filter((c) => c.batch !== 256), ...echoCells([3072]), ...serverCells().filter((c) => c.targetRps === 500)]);
+    const byId = new Map(allCharts(result).map((c) => [c.id, c]));
+    expect(byId.get('server-rate')?.spec).toBeUndefined();
+    expect(byId.get('server-rate')?.absentReason).toContain('one rate');
+    expect(byId.get('cifar-offline')?.absentReason).toContain('one batch size');
+    // Echo swept 4 and 16 in flight, cifar nothing: the throughput axis runs over echo's alone.
+    const throughput = byId.get('throughput-concurrency')!;
+    expect(JSON.stringify(throughput.spec)).not.toContain('"suite":"cifar"');
+  });
+
+  it('gives each suite its own concurrency axis', () => {
+    const cifarSweep = cifarCells().filter((c) => c.scenario === 'single-stream').map((c) => ({ ...c, id: `${c.id}/sweep`, scenario: 'concurrency' as const, concurrency: 4 }));
+    const spec = allCharts(run([...echoCells([3072]), ...cifarSweep, ...cifarCells()])).find((c) => c.id === 'throughput-concurrency')?.spec as { resolve?: { scale?: { x?: string } } };
+    expect(spec.resolve?.scale?.x).toBe('independent');
+  });
+
   it('leaves out charts whose only cells failed', () => {
     const key: CellKey = { suite: 'cifar', scenario: 'offline', transport: 'framed', family: 'unix', batch: 64, concurrency: 1 };
     const charts = allCharts(run([failed(key, 'TIMEOUT', 'slow')]));
@@ -117,7 +162,7 @@ describe('summary rows', () => {
   it('formats microseconds by size and shows the p50 interval', () => {
     expect([formatUs(0.2914), formatUs(4.567), formatUs(48.34), formatUs(12_345.6), formatUs(undefined)]).toEqual(['0.291', '4.57', '48.3', '12,346', '']);
     const row = summaryRow(cell({ suite: 'echo', scenario: 'single-stream', transport: 'framed', family: 'unix', payloadBytes: 64, concurrency: 1 }, 25));
-    expect(row.p50).toBe('25.0 [24.5, 25.5]');
+    expect(row.p50).toBe('25.0 µs [24.5, 25.5]');
     expect(row.status).toBe('ok');
   });
 

@@ -6,8 +6,11 @@
 import type { RunResult } from '../harness/results.js';
 import { allCharts, type Chart } from './charts.js';
 import { adviceFor } from './advice.js';
+import { answerSection } from './answer-html.js';
 import { floorTables } from './floors.js';
-import { environmentRows, formatRatio, formatUs, summaryRows, type SummaryRow } from './summary.js';
+import { ladderSection } from './ladder-format.js';
+import { environmentRows, formatRatio, summaryRows, type SummaryRow } from './summary.js';
+import { formatBytes, formatDuration } from './units.js';
 import { renderSvg } from './svg.js';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -24,10 +27,11 @@ nav a{margin-right:12px}table{border-collapse:collapse;font-size:12.5px}td,th{bo
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}tr.fail td{background:#fdecea}
 .ok{color:#1a7f37;font-weight:600}.bad{color:#b42318;font-weight:600}.muted{color:#666}
 figure{margin:18px 0;padding:10px;border:1px solid #e3e3e3;border-radius:4px;overflow-x:auto}figcaption p{margin:2px 0 8px;color:#444}
-figure svg{max-width:100%;height:auto}table.floors{margin-bottom:18px}#floors h3{margin:16px 0 2px}pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}small{color:#666}`;
+figure svg{max-width:100%;height:auto}#answer{border:2px solid #4c78a8;border-radius:6px;padding:4px 14px 12px;margin-top:12px}#answer h2{border:0;margin-top:10px}
+p.headline{font-size:15px;font-weight:600;margin:4px 0}table.answer td{white-space:nowrap}tr.floor td{background:#f6f8fa}div.answer{margin-bottom:14px}table.floors{margin-bottom:18px}#floors h3{margin:16px 0 2px}pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}small{color:#666}`;
 
 const HOW_TO_READ = `<p>Every number here was measured in this one run, on the machine described under <a href="#environment">Environment</a>.
-Latencies are per request, in microseconds (µs), from the client's side: encoding, the trip through the socket, the sidecar's work and decoding.
+Latencies are per request, in µs, ms or s, from the client's side: encoding, the trip through the socket, the sidecar's work and decoding.
 p50 is the median; p99 and p99.9 are the tail.</p>
 <p><strong>Same moments.</strong> Cells that are compared were measured together, in interleaved <em>rounds</em>: each round runs a short block of
 every cell of a group (a transport and its floors; the model over every wire and in-process), in an order shuffled each round. A ratio is taken
@@ -51,8 +55,8 @@ function floorsSection(result: RunResult): string {
   return tables
     .map((t) => {
       const rows = t.rows.map((r) => `<tr><td>${esc(r.question)}</td><td><code>${esc(r.ratio)}</code></td><td class="num">${esc(formatRatio(r.interval.estimate, r.interval.low, r.interval.high))}</td></tr>`);
-      const pair = t.pairP50Us === undefined ? '' : ` A C client and a C server take ${esc(formatUs(t.pairP50Us))} µs (p50) per round trip.`;
-      return `<h3>${esc(t.family)}, ${esc(t.payloadBytes)} B, one request at a time${t.trial === undefined ? '' : `, trial ${esc(t.trial)}`}</h3><p class="muted">Each line is a ratio taken round by round, with its 95% interval.${pair}</p>
+      const pair = t.pairP50Us === undefined ? '' : ` A C client and a C server take ${esc(formatDuration(t.pairP50Us))} (p50) per round trip.`;
+      return `<h3>${esc(t.family)}, ${esc(formatBytes(t.payloadBytes))}, one request at a time${t.trial === undefined ? '' : `, trial ${esc(t.trial)}`}</h3><p class="muted">Each line is a ratio taken round by round, with its 95% interval.${pair}</p>
 <table class="floors"><thead><tr><th>what it costs</th><th>ratio</th><th>× [95% CI]</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
     })
     .join('\n');
@@ -68,7 +72,7 @@ async function figure(chart: Chart): Promise<string> {
   const head = `<figcaption><h3>${esc(chart.title)}</h3><p>${esc(chart.caption)}</p></figcaption>`;
   const anchor = `id="chart-${esc(chart.id)}"`;
   if (chart.spec === undefined) {
-    return `<figure ${anchor} data-chart-absent="${esc(chart.id)}">${head}<p class="muted">Not measured in this run.</p></figure>`;
+    return `<figure ${anchor} data-chart-absent="${esc(chart.id)}">${head}<p class="muted">Left out: ${esc(chart.absentReason ?? 'not measured in this run')}.</p></figure>`;
   }
   try {
     return `<figure ${anchor} data-chart="${esc(chart.id)}">${head}${await renderSvg(chart.spec)}</figure>`;
@@ -76,6 +80,16 @@ async function figure(chart: Chart): Promise<string> {
     const message = error instanceof Error ? error.message : String(error);
     return `<figure ${anchor} data-chart-error="${esc(chart.id)}">${head}<p class="bad">This chart could not be drawn: ${esc(message)}</p></figure>`;
   }
+}
+
+/** `flag` in already escaped text as <code>flag</code>. */
+const code = (escaped: string): string => escaped.replace(/`([^`]+)`/g, '<code>$1</code>');
+
+/** Charts with nothing to draw are not drawn empty: one line each says which and why. */
+function leftOut(charts: readonly Chart[]): string {
+  if (charts.length === 0) return '';
+  const items = charts.map((c) => `<li id="chart-${esc(c.id)}" data-chart-absent="${esc(c.id)}"><strong>${esc(c.title)}</strong>: ${code(esc(c.absentReason ?? 'not measured in this run'))}.</li>`);
+  return `<div id="charts-left-out"><h3>Charts left out</h3><ul class="muted">${items.join('')}</ul></div>`;
 }
 
 function checksSection(result: RunResult): string {
@@ -96,7 +110,7 @@ function summaryLine(row: SummaryRow): string {
 function summarySection(result: RunResult): string {
   if (result.cells.length === 0) return '<p class="muted">This run has no cells.</p>';
   const head =
-    '<tr><th>cell</th><th>requests</th><th>errors</th><th>p50 µs [95% CI]</th><th>p99 µs</th><th>× floor [95% CI]</th><th>overhead µs [95% CI], % of compute</th><th>throughput req/s</th><th>stable</th><th>status</th></tr>';
+    '<tr><th>cell</th><th>requests</th><th>errors</th><th>p50 [95% CI]</th><th>p99</th><th>× floor [95% CI]</th><th>overhead [95% CI], % of compute</th><th>throughput req/s</th><th>stable</th><th>status</th></tr>';
   return `<table id="summary-table"><thead>${head}</thead><tbody>${summaryRows(result.cells).map(summaryLine).join('')}</tbody></table>`;
 }
 
@@ -109,16 +123,17 @@ function environmentSection(result: RunResult): string {
 function header(result: RunResult): string {
   const failed = result.cells.filter((c) => c.status === 'failed').length;
   const statusClass = result.status === 'ok' ? 'ok' : 'bad';
-  return `<h1>sidecar-bench report</h1>
-<p>Run status <span class="${statusClass}">${esc(result.status)}</span>: ${result.cells.length} cells, ${failed} failed;
+  return `<p>Run status <span class="${statusClass}">${esc(result.status)}</span>: ${result.cells.length} cells, ${failed} failed;
 suites ${esc(Array.isArray(result.config.suites) ? result.config.suites.join(', ') : 'unknown')}; started ${esc(result.startedAt)}, finished ${esc(result.finishedAt)};
 harness ${esc(result.harnessVersion)}, results schema ${esc(result.schemaVersion)}.</p>
-<nav><a href="#how-to-read">How to read this</a><a href="#warnings">Warnings</a><a href="#checks">Checks</a><a href="#floors">Floors</a><a href="#charts">Charts</a><a href="#summary">Summary</a><a href="#environment">Environment</a></nav>`;
+<nav><a href="#answer">The answer</a><a href="#how-to-read">How to read this</a><a href="#warnings">Warnings</a><a href="#checks">Checks</a><a href="#floors">Floors</a><a href="#ladder">Ladder</a><a href="#charts">Charts</a><a href="#summary">Summary</a><a href="#environment">Environment</a></nav>`;
 }
 
 export async function renderReport(result: RunResult): Promise<string> {
+  const charts = allCharts(result);
   const figures: string[] = [];
-  for (const chart of allCharts(result)) figures.push(await figure(chart));
+  for (const chart of charts.filter((c) => c.spec !== undefined)) figures.push(await figure(chart));
+  figures.push(leftOut(charts.filter((c) => c.spec === undefined)));
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -128,11 +143,16 @@ export async function renderReport(result: RunResult): Promise<string> {
 <style>${STYLE}</style>
 </head>
 <body>
+<h1>sidecar-bench report</h1>
+<section id="answer"><h2>The answer: which transport, and what it costs</h2>${answerSection(result)}
+<p class="muted">p50 is the median of the per-round medians with its 95% interval; "adds" is what the transport costs per request over the floor (the model's own compute time for a model, a C client and C server for echo), in the same rounds; a verdict compares cells measured in the same rounds. <a href="#how-to-read">How to read this</a>.</p></section>
 ${header(result)}
 <section id="how-to-read"><h2>How to read this</h2>${HOW_TO_READ}</section>
 <section id="warnings"><h2>Warnings</h2>${warningsSection(result)}</section>
 <section id="checks"><h2>Checks</h2>${checksSection(result)}</section>
 <section id="floors"><h2>Floors: where the time of one round trip goes</h2>${floorsSection(result)}</section>
+<section id="ladder"><h2>Where HTTP and gRPC time goes: protocol, server stack, client library</h2>
+<p class="muted">Per protocol, from the same interleaved rounds: framed (our own wire, the protocol floor), the fastest server and client measured, then the real server stack with that client, then the real client library; each step's ratio to framed and what it adds over the step before, with 95% intervals.</p>${ladderSection(result)}</section>
 <section id="charts"><h2>Charts</h2>
 ${figures.join('\n')}
 </section>

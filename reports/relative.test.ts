@@ -46,3 +46,30 @@ describe('relativeToFloor', () => {
     expect(relativeToFloor(run([cell('framed', 'unix', 30)])).cells).toEqual([]);
   });
 });
+
+describe('relativeToFloor for suites it has never heard of', () => {
+  const unsized = (c: CellResult): CellResult => {
+    const { payloadBytes: _, ...rest } = c;
+    return rest;
+  };
+  const model = (transport: string, family: string, p50: number, extra: Partial<CellResult> = {}): CellResult =>
+    unsized(cell(transport, family, p50, { id: `model/single-stream/${transport}/${family}/c=1`, suite: 'model' as CellResult['suite'], batch: 1, ...extra }));
+
+  it('reads a new suite against its own in-process model, not gemma\'s', () => {
+    const out = relativeToFloor(run([
+      unsized(cell('in-process', 'in-process', 1000, { id: 'gemma/single-stream/in-process/in-process/c=1', suite: 'gemma' })),
+      model('in-process', 'in-process', 100),
+      model('framed', 'unix', 150),
+    ]));
+    expect(out.cells.map((c) => [c.suite, c.transport, c.latency?.p50Us])).toEqual([['model', 'framed', 1.5]]);
+  });
+
+  it('matches batch sizes: an offline batch reads against the in-process model at that batch', () => {
+    const out = relativeToFloor(run([
+      model('in-process', 'in-process', 100),
+      model('in-process', 'in-process', 3200, { scenario: 'offline', batch: 64 }),
+      model('grpc', 'unix', 4000, { scenario: 'offline', batch: 64 }),
+    ]));
+    expect(out.cells.map((c) => [c.batch, c.latency?.p50Us])).toEqual([[64, 1.25]]);
+  });
+});

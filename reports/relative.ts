@@ -1,27 +1,35 @@
 /**
  * Floor-relative results for `compare --relative`: every cell's latencies divided by the floor
- * measured in the same run (echo: the native C peer on the same family and payload; cifar and
- * gemma: the model in-process at the same batch or length). On a machine whose speed drifts
+ * measured in the same run (echo: the native C peer on the same family and payload; any suite
+ * with an in-process cell: the model in-process at the same batch or length). On a machine whose speed drifts
  * between runs, "how far above the floor" moves far less than raw microseconds.
  */
 import type { CellResult, RunResult } from '../harness/results.js';
 
 const FLOORS = new Set(['native-peer', 'no-op', 'in-process']);
 
-function floorKey(cell: CellResult): string | undefined {
+/**
+ * Where a cell's floor is filed. Echo: the native peer on the same family and payload. Any other
+ * suite (cifar, gemma, `model`, one added later): the model in-process at the same batch, length
+ * and payload, so a new suite gets its floor without an edit here.
+ */
+function floorKey(cell: CellResult): string {
   if (cell.suite === 'echo') return `echo/${cell.family}/${cell.payloadBytes ?? 3072}`;
-  if (cell.suite === 'cifar') return 'cifar';
-  return `gemma/${cell.samplingSteps ?? 0}`;
+  return `${cell.suite}/batch=${cell.batch ?? 1}/steps=${cell.samplingSteps ?? 0}/payload=${cell.payloadBytes ?? 0}`;
+}
+
+function isFloor(cell: CellResult): boolean {
+  return cell.suite === 'echo' ? cell.transport === 'native-peer' : cell.transport === 'in-process';
 }
 
 function floorsOf(run: RunResult): Map<string, number> {
   const floors = new Map<string, number>();
-  for (const c of run.cells) {
+  // One request at a time is the floor; a model's offline batches (measured only there) fill in the rest.
+  const ranked = [...run.cells].sort((a, b) => Number(b.scenario === 'single-stream') - Number(a.scenario === 'single-stream'));
+  for (const c of ranked) {
     const p50 = c.latency?.p50Us;
-    if (c.status !== 'ok' || p50 === undefined || c.scenario !== 'single-stream') continue;
-    if (c.suite === 'echo' && c.transport === 'native-peer') floors.set(`echo/${c.family}/${c.payloadBytes ?? 3072}`, p50);
-    if (c.suite === 'cifar' && c.transport === 'in-process') floors.set('cifar', p50);
-    if (c.suite === 'gemma' && c.transport === 'in-process') floors.set(`gemma/${c.samplingSteps ?? 0}`, p50);
+    const usable = c.scenario === 'single-stream' || (c.suite !== 'echo' && c.concurrency === 1);
+    if (c.status === 'ok' && p50 !== undefined && usable && isFloor(c) && !floors.has(floorKey(c))) floors.set(floorKey(c), p50);
   }
   return floors;
 }
@@ -41,8 +49,7 @@ export function relativeToFloor(run: RunResult): RunResult {
   const floors = floorsOf(run);
   const cells = run.cells.flatMap((c) => {
     if (FLOORS.has(c.transport)) return [];
-    const key = floorKey(c);
-    const floor = key === undefined ? undefined : floors.get(key);
+    const floor = floors.get(floorKey(c));
     return floor === undefined || floor <= 0 ? [] : [scaled(c, floor)];
   });
   return { ...run, cells };

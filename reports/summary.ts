@@ -1,6 +1,7 @@
 /** The report's tables as display strings: one summary row per cell, and the environment. Pure. */
 import type { Environment } from '../harness/environment.js';
 import type { CellResult } from '../harness/results.js';
+import { formatDuration, formatDurationInterval } from './units.js';
 
 /** One row of the summary table; every field is ready to print (and still to be escaped). */
 export interface SummaryRow {
@@ -9,12 +10,12 @@ export interface SummaryRow {
   readonly requests: string;
   /** Failed requests, with their codes: `3 (TIMEOUT 2, MISMATCH 1)`. */
   readonly errors: string;
-  /** `p50 [ci low, ci high]` in microseconds: the median of the per-round p50s, with its interval. */
+  /** `p50 [ci low, ci high]` in µs, ms or s: the median of the per-round p50s, with its interval. */
   readonly p50: string;
   readonly p99: string;
   /** `1.17 [1.15, 1.20] native-peer`: the cell over its floor, round by round. */
   readonly floor: string;
-  /** `184 [163, 218] µs, 10.2%`: what the transport adds to the model's compute time. */
+  /** `184 µs [163, 218], 10.2%`: what the transport adds to the model's compute time. */
   readonly overhead: string;
   readonly throughput: string;
   /** `yes`, or `no: still drifting`. */
@@ -54,7 +55,7 @@ export function formatRatio(estimate: number, low: number, high: number): string
 export function summaryRow(cell: CellResult): SummaryRow {
   const l = cell.latency;
   const ci = cell.ci95?.p50Us;
-  const p50 = l === undefined ? '' : ci === undefined ? formatUs(l.p50Us) : `${formatUs(cell.roundsP50Us ?? l.p50Us)} [${formatUs(ci[0])}, ${formatUs(ci[1])}]`;
+  const p50 = l === undefined ? '' : ci === undefined ? formatDuration(l.p50Us) : formatDurationInterval(cell.roundsP50Us ?? l.p50Us, ci[0], ci[1]);
   const f = cell.floor;
   const o = cell.overhead;
   return {
@@ -63,9 +64,9 @@ export function summaryRow(cell: CellResult): SummaryRow {
     requests: formatCount(cell.requests),
     errors: errorsText(cell),
     p50,
-    p99: formatUs(l?.p99Us),
+    p99: formatDuration(l?.p99Us),
     floor: f === undefined ? '' : `${formatRatio(f.estimate, f.low, f.high)} × ${f.floor}`,
-    overhead: o === undefined ? '' : `${formatUs(o.estimate)} [${formatUs(o.low)}, ${formatUs(o.high)}], ${o.pct.toFixed(1)}%`,
+    overhead: o === undefined ? '' : `${formatDurationInterval(o.estimate, o.low, o.high)}, ${o.pct.toFixed(1)}%`,
     throughput: formatCount(cell.throughputRps),
     stable: cell.stable === undefined ? '' : cell.stable ? 'yes' : `no: ${cell.unstableReason ?? 'unknown'}`,
     belowFloor: f?.belowFloor === true,

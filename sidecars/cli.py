@@ -1,8 +1,11 @@
 """`python3 -m sidecars --model M --transport T --listen ADDRESS [model options]`.
 
 Prints exactly one JSON ready line on stdout once it can serve; everything else goes to stderr.
-Exit codes: 0 after a clean SIGTERM/SIGINT, 2 for bad arguments, 3 when the model cannot load
-(in http-json's forked worker too, when the model loads there: see docs/gpu.md).
+`--model` is a built-in core (echo, cifar, gemma) or a model class of your own,
+`path/to/file.py:Class` or `package.module:Class` (sidecars/model_api.py, docs/your-model.md).
+Exit codes: 0 after a clean SIGTERM/SIGINT, 2 for bad arguments (a model class's bad metadata too),
+3 when the model cannot load (in http-json's forked worker too, when the model loads there: see
+docs/gpu.md).
 """
 from __future__ import annotations
 
@@ -17,10 +20,13 @@ from typing import Any
 from .address import Address, ListenError, parse_address
 from .cores import CORES, create_core
 from .cores.base import Core
+from .errors import SidecarError
 from .frontends import FRONTENDS, load_frontend
+from .model_api import ModelLoadError, ModelUsageError, is_model_spec, parse_model_args
 from .parent import die_with_parent
 
 EXIT_USAGE, EXIT_STARTUP = 2, 3
+HTTP_STACKS = ["gunicorn-sync", "gunicorn-gthread", "uvicorn", "lean"]  # sidecars/frontends/http_json.py
 DEVICE_NAME = re.compile(r"cpu|auto|cuda(:[0-9]+)?")
 
 
@@ -35,6 +41,8 @@ def device_arg(text: str) -> str:
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """The flags that say which model to build and how: shared with the in-process baseline
     (sidecars.inprocess), so both build the core from the very same command line."""
+    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="a model class's constructor argument (repeat; the value is JSON if it parses, else text)")
     p.add_argument("--device", type=device_arg, default="auto", help="cpu, cuda (the current device), cuda:N or auto")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     p.add_argument("--weights", default=None, help="CIFAR CNN state dict")
@@ -62,9 +70,11 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
     """How the front-end serves: the in-process baseline accepts (and ignores) these too, so one list
     of `--sidecar-arg` flags starts both."""
     p.add_argument("--max-frame-bytes", type=int, default=64 * 1024 * 1024)
-    p.add_argument("--http-worker", choices=["sync", "gthread"], default="gthread",
-                   help="gunicorn worker class for http-json (sync closes the connection per response)")
-    p.add_argument("--grpc-server", choices=["aio", "thread"], default="thread",
+    p.add_argument("--http-stack", choices=HTTP_STACKS, default=None,
+                   help="http-json's server stack (docs/protocol.md, Stacks); default gunicorn-gthread")
+    p.add_argument("--http-worker", choices=["sync", "gthread"], default=None,
+                   help="the old spelling of --http-stack gunicorn-sync|gunicorn-gthread")
+    p.add_argument("--grpc-server", choices=["aio", "aio-uvloop", "thread"], default="thread",
                    help="grpc server API; thread measured 1-7%% faster at p50 than aio here (docs/results.md)")
     p.add_argument("--load-after-fork", action="store_true",
                    help="http-json: load the model in gunicorn's worker, as is always done on CUDA (docs/gpu.md)")
@@ -80,7 +90,8 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python3 -m sidecars", description=__doc__)
-    p.add_argument("--model", default="echo", choices=sorted(CORES))
+    p.add_argument("--model", default="echo",
+                   help=f"{', '.join(sorted(CORES))}, path/to/file.py:Class or package.module:Class")
     p.add_argument("--transport", default="framed", choices=sorted(FRONTENDS))
     p.add_argument("--listen", required=True, help="unix:/path/to.sock or tcp:127.0.0.1:0")
     add_server_arguments(p)
@@ -89,21 +100,63 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The model flags as create_core's options; ModelUsageError for a bad `--model-arg`."""
     names = ("device", "threads", "weights", "data", "arch", "config", "checkpoint", "tokenizer",
              "random_init", "seed", "dtype", "cache_size", "client_stall_timeout_s")
-    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    options = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    model_args = parse_model_args(getattr(args, "model_arg", None) or [])
+    if model_args:
+        options["model_args"] = model_args
+    return options
+
+
+def build_core(model: str, options: dict[str, Any]) -> Core | int:
+    """create_core, or the exit code after a one-line message on stderr: 2 for a bad `--model`,
+    `--model-arg` or a model class's metadata, 3 for a model that cannot be imported or built."""
+    try:
+        return create_core(model, options)
+    except ModelUsageError as exc:
+        print(f"sidecar: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ModelLoadError as exc:
+        print(f"sidecar: cannot load model `{model}`: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
+    except Exception as exc:  # bad model options are reported, with their cause, as a startup error
+        print(f"sidecar: cannot load model `{model}`: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
+
+
+def metadata_of(core: Core) -> dict[str, Any] | None:
+    """The core's OIP model metadata for the ready line, or None when it has no tensor interface."""
+    metadata = getattr(core, "metadata", None)  # a stand-in core in a test may have none
+    try:
+        return metadata() if metadata is not None else None
+    except SidecarError:
+        return None
+
+
+def http_stack(args: argparse.Namespace) -> str:
+    """`--http-stack`, or the gunicorn stack `--http-worker` names; ValueError when they disagree."""
+    worker = f"gunicorn-{args.http_worker}" if args.http_worker else None
+    if args.http_stack and worker and args.http_stack != worker:
+        raise ValueError(f"Expected --http-worker {args.http_worker} to agree with --http-stack, got {args.http_stack}")
+    return str(args.http_stack or worker or "gunicorn-gthread")
 
 
 def loads_after_fork(args: argparse.Namespace, core: Core) -> bool:
     """Whether the model loads in http-json's forked worker rather than before the fork: always on
-    CUDA, which a process cannot use once its parent has initialised it (docs/gpu.md)."""
-    return args.transport == "http-json" and (args.load_after_fork or core.uses_cuda())
+    CUDA, which a process cannot use once its parent has initialised it (docs/gpu.md). Only the
+    gunicorn stacks fork."""
+    return args.transport == "http-json" and http_stack(args).startswith("gunicorn-") and (args.load_after_fork or core.uses_cuda())
 
 
 def load_core(core: Core, model: str) -> bool:
     """core.load(); a failure is reported on stderr, with its cause, as a startup error."""
     try:
         core.load()
+    except ModelLoadError as exc:  # already one line, naming the user's code
+        print(f"sidecar: cannot load model `{model}`: {exc}", file=sys.stderr)
+        return False
     except Exception as exc:
         print(f"sidecar: cannot load model `{model}`: {type(exc).__name__}: {exc}", file=sys.stderr)
         return False
@@ -116,18 +169,26 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     die_with_parent()
     pid = os.getpid()  # the ready line names this process even when a forked worker prints it
+    ready_out = sys.stdout
+    if is_model_spec(args.model):
+        sys.stdout = sys.stderr  # a print() in the user's model must not come before (or into) the ready line
     try:
         address = parse_address(args.listen, allow_remote=args.allow_remote)
+        http_stack(args)  # --http-stack and --http-worker agree
         serve = load_frontend(args.transport)
     except (ValueError, ImportError) as exc:
         print(f"sidecar: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        core = create_core(args.model, model_options(args))
-        after_fork = loads_after_fork(args, core)
-    except Exception as exc:  # bad model options are reported, with their cause, as a startup error
-        print(f"sidecar: cannot load model `{args.model}`: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_STARTUP
+        options = model_options(args)
+    except ModelUsageError as exc:
+        print(f"sidecar: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    built = build_core(args.model, options)
+    if isinstance(built, int):
+        return built
+    core = built
+    after_fork = loads_after_fork(args, core)
     if args.stall_ms or args.crash_after or args.inject_delay_us:
         from .faults import with_faults
         core = with_faults(core, args.stall_ms, args.crash_after, args.inject_delay_us)
@@ -141,14 +202,20 @@ def main(argv: list[str] | None = None) -> int:
     def on_ready(bound: Address) -> None:
         line = {"event": "ready", "model": args.model, "transport": args.transport,
                 "address": str(bound), "pid": pid, **core.info()}
+        metadata = metadata_of(core)
+        if metadata is not None:
+            line["metadata"] = metadata
         if args.transport == "http-json":
-            line.update(http_worker=args.http_worker, load_after_fork=after_fork)
+            stack = http_stack(args)
+            line.update(http_stack=stack, load_after_fork=after_fork)
+            if stack.startswith("gunicorn-"):
+                line["http_worker"] = stack.removeprefix("gunicorn-")
         elif args.transport == "grpc":
             line["grpc_server"] = args.grpc_server
-        sys.stdout.write(json.dumps(line) + "\n")
-        sys.stdout.flush()
+        ready_out.write(json.dumps(line) + "\n")
+        ready_out.flush()
 
-    options = {"max_frame_bytes": args.max_frame_bytes, "http_worker": args.http_worker,
+    options = {"max_frame_bytes": args.max_frame_bytes, "http_stack": http_stack(args),
                "grpc_server": args.grpc_server, "load_in_worker": load_in_worker if after_fork else None,
                "max_connections": args.max_connections, "read_timeout_s": args.read_timeout_s,
                "max_inflight_bytes": args.max_inflight_bytes}

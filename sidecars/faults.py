@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any, Iterator
 
-from .cores.base import ClassifyResult, Core, GenerateEvent, GenerateRequest
+from .cores.base import ClassifyResult, Core, GenerateEvent, GenerateRequest, InferResult
 
 
 class _Faulty(Core):
@@ -40,6 +40,9 @@ class _Faulty(Core):
     def class_names(self) -> list[str]:
         return self._inner.class_names()
 
+    def metadata(self) -> dict[str, Any]:
+        return self._inner.metadata()
+
     def _before(self) -> None:
         with self._lock:
             self._served += 1
@@ -60,6 +63,10 @@ class _Faulty(Core):
     def classify(self, images: bytes) -> ClassifyResult:
         self._before()
         return self._inner.classify(images)
+
+    def infer(self, inputs: dict[str, Any]) -> InferResult:
+        self._before()
+        return self._inner.infer(inputs)
 
     def generate(self, request: GenerateRequest) -> Iterator[GenerateEvent]:
         self._before()

@@ -5,11 +5,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .cores.base import Core, GenerateEvent, GenerateRequest
+from .cores.base import Core, GenerateEvent, GenerateRequest, InferResult
 from .errors import SidecarError
 
 MAX_BATCH_IMAGES = 4096
 DEFAULT_SAMPLING_STEPS = 128
+
+
+def infer(core: Core, inputs: dict[str, Any], datatypes: dict[str, str]) -> InferResult:
+    """The one infer path every front-end takes: decoded tensors (sidecars.tensors), with the
+    datatype each arrived as, checked against the model's metadata, then run."""
+    from .tensors import check_inputs  # numpy only where tensors are used
+
+    check_inputs(core.metadata()["inputs"], inputs, datatypes)
+    return core.infer(inputs)
 
 
 def generate_request(fields: dict[str, Any]) -> GenerateRequest:

@@ -1,37 +1,64 @@
 /**
  * The contract every transport keeps, over both socket families, against real sidecars:
  * echo fidelity, several requests in flight, stable error codes, and no hang when the sidecar
- * stalls or dies mid-request.
+ * stalls or dies mid-request. http-json runs on every server stack through undici, and through
+ * every other client on the lean and gunicorn-gthread stacks (one family each); grpc runs on
+ * every server through both clients.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, stopAllSidecars, type Sidecar } from '../harness/sidecar.js';
 import { FAMILIES, type Family } from './address.js';
 import { loadTransport } from './registry.js';
-import { TRANSPORT_NAMES, type HttpSetup, type Transport, type TransportName } from './types.js';
+import {
+  GRPC_CLIENTS,
+  GRPC_SERVERS,
+  HTTP_CLIENTS,
+  HTTP_STACKS,
+  TRANSPORT_NAMES,
+  type GrpcClientName,
+  type GrpcServer,
+  type HttpClientName,
+  type HttpStack,
+  type Transport,
+  type TransportName,
+} from './types.js';
 import { codeOf } from '../harness/testing.js';
 
 interface Target {
   readonly transport: TransportName;
   readonly family: Family;
-  readonly httpSetup?: HttpSetup;
+  /** The server stack or server and the client library, for http-json and grpc. */
+  readonly server?: HttpStack | GrpcServer;
+  readonly client?: HttpClientName | GrpcClientName;
 }
 
-const targets: Target[] = TRANSPORT_NAMES.flatMap((transport) =>
-  FAMILIES.flatMap((family): Target[] => (transport === 'http-json' ? [{ transport, family, httpSetup: 'gthread' }, { transport, family, httpSetup: 'sync' }] : [{ transport, family }])),
-);
+function targetsOf(transport: TransportName, family: Family, i: number): Target[] {
+  if (transport === 'http-json') {
+    const stacks = HTTP_STACKS.map((server): Target => ({ transport, family, server, client: 'undici' }));
+    const others = HTTP_CLIENTS.filter((c) => c !== 'undici').map((client, j): Target => ({ transport, family, server: (i + j) % 2 === 0 ? 'lean' : 'gunicorn-gthread', client }));
+    return [...stacks, ...others];
+  }
+  if (transport === 'grpc') return GRPC_SERVERS.flatMap((server) => GRPC_CLIENTS.map((client): Target => ({ transport, family, server, client })));
+  return [{ transport, family }];
+}
 
-const label = (t: Target): string => `${t.transport}${t.httpSetup === undefined ? '' : `(${t.httpSetup})`} over ${t.family}`;
-const sidecarArgs = (t: Target, extra: string[] = []): string[] => [...(t.httpSetup === undefined ? [] : ['--http-worker', t.httpSetup]), ...extra];
+const targets: Target[] = TRANSPORT_NAMES.flatMap((transport) => FAMILIES.flatMap((family, i) => targetsOf(transport, family, i)));
 
+const label = (t: Target): string => `${t.transport}${t.server === undefined ? '' : ` (${t.server}, ${t.client})`} over ${t.family}`;
+const sidecarArgs = (t: Target, extra: string[] = []): string[] => {
+  const server = t.server === undefined ? [] : t.transport === 'grpc' ? ['--grpc-server', t.server] : ['--http-stack', t.server];
+  return [...server, ...extra];
+};
 
 async function client(target: Target, sidecar: Sidecar, timeoutMs = 10_000): Promise<Transport> {
   const factory = await loadTransport(target.transport);
-  return factory({ address: sidecar.address, timeoutMs, maxFrameBytes: 64 * 1024 * 1024, healthPath: '/healthz' }); // http-json: our sidecar's
+  const library = target.client === undefined ? {} : target.transport === 'grpc' ? { grpcClient: target.client as GrpcClientName } : { httpClient: target.client as HttpClientName };
+  return factory({ address: sidecar.address, timeoutMs, maxFrameBytes: 64 * 1024 * 1024, healthPath: '/healthz', ...library }); // http-json: our sidecar's
 }
 
 afterAll(stopAllSidecars);
 
-describe.each(targets)('$transport $httpSetup over $family', (target) => {
+describe.each(targets.map((t) => [label(t), t] as const))('%s', (_label, target) => {
   let sidecar: Sidecar;
   let transport: Transport;
 

@@ -4,11 +4,14 @@
  */
 import { fromWireError, HarnessError } from './errors.js';
 import { connectFrameSocket } from './socket/connection.js';
+import { decodeInferReply, encodeTensorList } from './framed-tensors.js';
+import { generateFields } from './generate-fields.js';
+import { readModelMetadata } from './model-metadata.js';
 import { createInFlight } from './socket/in-flight.js';
-import type { ClassifyReply, GenerateParams, GenerateReply, Transport, TransportFactory } from './types.js';
+import type { ClassifyReply, GenerateParams, GenerateReply, InferReply, Tensor, Transport, TransportFactory } from './types.js';
 import { labelIndex, toGenerateStats } from './types.js';
 
-export const FRAME_TYPES = { echo: 0, classify: 1, classifyBatch: 2, generate: 3, generateStream: 4, token: 5, classifyTimed: 6, error: 255 } as const;
+export const FRAME_TYPES = { echo: 0, classify: 1, classifyBatch: 2, generate: 3, generateStream: 4, token: 5, classifyTimed: 6, infer: 7, metadata: 8, error: 255 } as const;
 
 interface Reply {
   readonly type: number;
@@ -68,14 +71,27 @@ export const createFramedTransport: TransportFactory = async (options) => {
   });
 
   function request(type: number, body: Uint8Array, onPart?: (part: Reply) => void): Promise<Reply> {
+    return send(encodeFrame(type, body), onPart);
+  }
+
+  function send(frames: Uint8Array[], onPart?: (part: Reply) => void): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
       if (socket.closed) {
         reject(new HarnessError('SIDECAR_CLOSED', 'The connection to the sidecar is closed'));
         return;
       }
       inFlight.add(nextId++, resolve, reject, onPart);
-      socket.write(encodeFrame(type, body));
+      socket.write(frames);
     });
+  }
+
+  /** Type 7: the tensor list goes out as parts (large tensor data uncopied) behind one frame header. */
+  async function infer(inputs: readonly Tensor[]): Promise<InferReply> {
+    const parts = encodeTensorList(inputs);
+    const length = parts.reduce((n, p) => n + p.length, 0);
+    if (length + 1 > options.maxFrameBytes) throw new HarnessError('FRAME_TOO_LARGE', `Expected an infer request of at most ${options.maxFrameBytes} bytes, got ${length + 1}`);
+    const frames = parts.length === 1 ? encodeFrame(FRAME_TYPES.infer, parts[0] as Uint8Array) : [frameHeader(FRAME_TYPES.infer, length), ...parts];
+    return decodeInferReply(expectType(await send(frames), FRAME_TYPES.infer));
   }
 
   function expectType(reply: Reply, type: number): Uint8Array {
@@ -110,6 +126,10 @@ export const createFramedTransport: TransportFactory = async (options) => {
 
   const transport: Transport = {
     name: 'framed',
+    infer,
+    async metadata() {
+      return readModelMetadata(parseJson(expectType(await request(FRAME_TYPES.metadata, new Uint8Array(0)), FRAME_TYPES.metadata)));
+    },
     async echo(payload) {
       return expectType(await request(FRAME_TYPES.echo, payload), FRAME_TYPES.echo);
     },
@@ -128,17 +148,6 @@ export const createFramedTransport: TransportFactory = async (options) => {
   };
   return transport;
 };
-
-/** The JSON body shared by every wire's generate request (snake_case, as in the HTTP API). */
-export function generateFields(params: GenerateParams): Record<string, unknown> {
-  const fields: Record<string, unknown> = { prompt: params.prompt };
-  if (params.samplingSteps !== undefined) fields['sampling_steps'] = params.samplingSteps;
-  if (params.temperature !== undefined) fields['temperature'] = params.temperature;
-  if (params.topK !== undefined) fields['top_k'] = params.topK;
-  if (params.topP !== undefined) fields['top_p'] = params.topP;
-  if (params.seed !== undefined) fields['seed'] = params.seed;
-  return fields;
-}
 
 function parseJson(body: Uint8Array): unknown {
   try {

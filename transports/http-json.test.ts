@@ -1,6 +1,7 @@
 /**
- * The http-json transport against real sidecars (Flask under gunicorn), in both gunicorn set-ups.
- * Echo fidelity runs the full family x set-up matrix; the rest runs on one family per set-up.
+ * The http-json transport against real sidecars (Flask under gunicorn), in both gunicorn set-ups,
+ * through every HTTP client library (HTTP_CLIENTS: each case runs once per client, on the same
+ * sidecar). Echo fidelity runs the full family x set-up matrix; the rest runs on one family per set-up.
  * Longer than the house's 250 lines because each group shares its live sidecars (start-up is
  * the slow part), and the raw-socket and /proc helpers serve only these tests.
  */
@@ -11,8 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sidecarPython } from '../harness/paths.js';
 import { startSidecar, type Sidecar } from '../harness/sidecar.js';
 import { FAMILIES, type Address, type Family } from './address.js';
-import { createHttpJsonTransport, createSseParser } from './http-json.js';
-import { HTTP_SETUPS, type HttpSetup, type Transport } from './types.js';
+import { createHttpJsonTransport } from './http-json.js';
+import { createSseParser } from './sse.js';
+import { makeTensor } from './tensors.js';
+import { HTTP_CLIENTS, HTTP_SETUPS, type HttpClientName, type HttpSetup, type Transport } from './types.js';
 
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 const LIMITED_BYTES = 65536;
@@ -25,9 +28,9 @@ async function sidecar(family: Family, setup: HttpSetup, ...extra: string[]): Pr
   return started;
 }
 
-async function connect(address: Address, timeoutMs = 5000, maxFrameBytes = MAX_FRAME_BYTES): Promise<Transport> {
+async function connect(address: Address, httpClient: HttpClientName, timeoutMs = 5000, maxFrameBytes = MAX_FRAME_BYTES): Promise<Transport> {
   // Our sidecar's health route: the client is made once gunicorn's forked worker answers.
-  const transport = await createHttpJsonTransport({ address, timeoutMs, maxFrameBytes, healthPath: '/healthz' });
+  const transport = await createHttpJsonTransport({ address, timeoutMs, maxFrameBytes, healthPath: '/healthz', httpClient });
   transports.push(transport);
   return transport;
 }
@@ -160,11 +163,9 @@ describe('SSE parser', () => {
 
 describe.each(HTTP_SETUPS.flatMap((setup) => FAMILIES.map((family) => [setup, family] as const)))('http-json (%s) over %s', (setup, family) => {
   let peer: Sidecar;
-  let transport: Transport;
 
   beforeAll(async () => {
     peer = await sidecar(family, setup);
-    transport = await connect(peer.address);
   });
 
   it('announces the address it serves; a unix socket is private (0600)', () => {
@@ -174,32 +175,51 @@ describe.each(HTTP_SETUPS.flatMap((setup) => FAMILIES.map((family) => [setup, fa
     else expect(peer.address.port).toBeGreaterThan(0);
   });
 
-  it.each([
-    ['0 B', new Uint8Array(0)],
-    ['1 B', Uint8Array.of(0xff)],
-    ['3072 B', bytesOf(3072, 7)],
-    ['1 MiB', bytesOf(1024 * 1024, 3)],
-    ['all 256 byte values', Uint8Array.from({ length: 256 }, (_, i) => i)],
-  ])('echoes %s unchanged', async (_name, payload) => {
-    const echoed = await transport.echo(payload);
-    expect(Buffer.from(echoed).equals(Buffer.from(payload))).toBe(true);
-  });
+  describe.each(HTTP_CLIENTS)('through %s', (client) => {
+    let transport: Transport;
 
-  it('answers several requests in flight at once, on one and on several transports', async () => {
-    const more = [transport, await connect(peer.address), await connect(peer.address)];
-    const calls = Array.from({ length: 24 }, (_, i) => ({ client: more[i % more.length] as Transport, payload: bytesOf(100 + i * 37, i) }));
-    const replies = await Promise.all(calls.map(({ client, payload }) => client.echo(payload)));
-    replies.forEach((reply, i) => expect(Buffer.from(reply).equals(Buffer.from(calls[i]?.payload ?? [0]))).toBe(true));
-  });
+    beforeAll(async () => {
+      transport = await connect(peer.address, client);
+    });
 
-  it('reports UNSUPPORTED_OP for classify and generate on the echo model', async () => {
-    expect(await codeOf(transport.classify(bytesOf(3072)))).toBe('UNSUPPORTED_OP');
-    expect(await codeOf(transport.classify(bytesOf(2 * 3072)))).toBe('UNSUPPORTED_OP');
-    expect(await codeOf(transport.generate({ prompt: 'hi', samplingSteps: 4 }))).toBe('UNSUPPORTED_OP');
-    const pieces: string[] = [];
-    expect(await codeOf(transport.generateStream({ prompt: 'hi' }, (text) => pieces.push(text)))).toBe('UNSUPPORTED_OP');
-    expect(pieces).toEqual([]);
-    expect((await transport.echo(Uint8Array.of(1, 2))).length).toBe(2);
+    it.each([
+      ['0 B', new Uint8Array(0)],
+      ['1 B', Uint8Array.of(0xff)],
+      ['3072 B', bytesOf(3072, 7)],
+      ['1 MiB', bytesOf(1024 * 1024, 3)],
+      ['all 256 byte values', Uint8Array.from({ length: 256 }, (_, i) => i)],
+    ])('echoes %s unchanged', async (_name, payload) => {
+      const echoed = await transport.echo(payload);
+      expect(Buffer.from(echoed).equals(Buffer.from(payload))).toBe(true);
+    });
+
+    it('answers several requests in flight at once, on one and on several transports', async () => {
+      const more = [transport, await connect(peer.address, client), await connect(peer.address, client)];
+      const calls = Array.from({ length: 24 }, (_, i) => ({ client: more[i % more.length] as Transport, payload: bytesOf(100 + i * 37, i) }));
+      const replies = await Promise.all(calls.map(({ client, payload }) => client.echo(payload)));
+      replies.forEach((reply, i) => expect(Buffer.from(reply).equals(Buffer.from(calls[i]?.payload ?? [0]))).toBe(true));
+    });
+
+    it('reports UNSUPPORTED_OP for classify and generate on the echo model', async () => {
+      expect(await codeOf(transport.classify(bytesOf(3072)))).toBe('UNSUPPORTED_OP');
+      expect(await codeOf(transport.classify(bytesOf(2 * 3072)))).toBe('UNSUPPORTED_OP');
+      expect(await codeOf(transport.generate({ prompt: 'hi', samplingSteps: 4 }))).toBe('UNSUPPORTED_OP');
+      const pieces: string[] = [];
+      expect(await codeOf(transport.generateStream({ prompt: 'hi' }, (text) => pieces.push(text)))).toBe('UNSUPPORTED_OP');
+      expect(pieces).toEqual([]);
+      expect((await transport.echo(Uint8Array.of(1, 2))).length).toBe(2);
+    });
+
+    it('gives the metadata and infers through the Open Inference Protocol routes, binary and JSON', async () => {
+      expect(await transport.metadata()).toEqual(peer.ready['metadata']);
+      const payload = makeTensor('payload', 'UINT8', [5], [0, 1, 127, 128, 255]);
+      const binary = await transport.infer([payload]);
+      expect(binary.outputs.map((t) => [t.name, t.datatype, t.shape, [...t.data]])).toEqual([['payload', 'UINT8', [5], [0, 1, 127, 128, 255]]]);
+      const json = await createHttpJsonTransport({ address: peer.address, timeoutMs: 5000, maxFrameBytes: MAX_FRAME_BYTES, httpClient: client, tensorEncoding: 'json', modelName: 'echo' });
+      transports.push(json);
+      expect((await json.infer([payload])).outputs).toEqual(binary.outputs);
+      expect(await codeOf(transport.infer([makeTensor('payload', 'FP32', [1], [1])]))).toBe('BAD_INPUT');
+    });
   });
 });
 
@@ -207,39 +227,46 @@ describe.each([
   ['sync', 'unix'],
   ['gthread', 'tcp'],
 ] as const)('http-json (%s) over %s with a model that classifies and generates', (setup, family) => {
-  let transport: Transport;
+  let peer: Sidecar;
 
   beforeAll(async () => {
-    const peer = await startSidecar({ model: 'fake', transport: 'http-json', family, program: sidecarPython(), args: ['-c', FAKE_SIDECAR, setup] });
+    peer = await startSidecar({ model: 'fake', transport: 'http-json', family, program: sidecarPython(), args: ['-c', FAKE_SIDECAR, setup] });
     sidecars.push(peer);
-    transport = await connect(peer.address);
   });
 
-  it('classifies one image and a batch', async () => {
-    const images = new Uint8Array(2 * 3072);
-    images[0] = 3;
-    images[3072] = 17;
-    expect(await transport.classify(images.subarray(0, 3072))).toEqual({ labels: Uint8Array.of(3), computeNs: 1234 });
-    expect(await transport.classify(images)).toEqual({ labels: Uint8Array.of(3, 7), computeNs: 1234 });
-  });
+  describe.each(HTTP_CLIENTS)('through %s', (client) => {
+    let transport: Transport;
 
-  it('generates whole, and streamed with each piece arriving before the end', async () => {
-    const expected = { response: 'a b c d e ', stats: { outputTokens: 5, ttftNs: 5, finishReason: 'length' } };
-    expect(await transport.generate({ prompt: 'a b c d e', samplingSteps: 5, temperature: 0 })).toEqual(expected);
-    const arrivals: [string, number][] = [];
-    const reply = await transport.generateStream({ prompt: 'a b c d e' }, (text) => arrivals.push([text, performance.now()]));
-    const doneAt = performance.now();
-    expect(reply).toEqual(expected);
-    expect(arrivals.map(([text]) => text)).toEqual(['a ', 'b ', 'c ', 'd ', 'e ']);
-    expect(doneAt - (arrivals[0]?.[1] ?? doneAt)).toBeGreaterThan(50); // 4 more tokens at 20 ms each: not buffered
-  });
+    beforeAll(async () => {
+      transport = await connect(peer.address, client);
+    });
 
-  it('reports a failure mid-stream as MODEL_ERROR, after the text before it', async () => {
-    const pieces: string[] = [];
-    expect(await codeOf(transport.generateStream({ prompt: 'a boom c' }, (text) => pieces.push(text)))).toBe('MODEL_ERROR');
-    expect(pieces).toEqual(['a ']);
-    expect(await codeOf(transport.generate({ prompt: 'a boom' }))).toBe('MODEL_ERROR');
-    expect((await transport.generate({ prompt: 'ok' })).response).toBe('ok ');
+    it('classifies one image and a batch', async () => {
+      const images = new Uint8Array(2 * 3072);
+      images[0] = 3;
+      images[3072] = 17;
+      expect(await transport.classify(images.subarray(0, 3072))).toEqual({ labels: Uint8Array.of(3), computeNs: 1234 });
+      expect(await transport.classify(images)).toEqual({ labels: Uint8Array.of(3, 7), computeNs: 1234 });
+    });
+
+    it('generates whole, and streamed with each piece arriving before the end', async () => {
+      const expected = { response: 'a b c d e ', stats: { outputTokens: 5, ttftNs: 5, finishReason: 'length' } };
+      expect(await transport.generate({ prompt: 'a b c d e', samplingSteps: 5, temperature: 0 })).toEqual(expected);
+      const arrivals: [string, number][] = [];
+      const reply = await transport.generateStream({ prompt: 'a b c d e' }, (text) => arrivals.push([text, performance.now()]));
+      const doneAt = performance.now();
+      expect(reply).toEqual(expected);
+      expect(arrivals.map(([text]) => text)).toEqual(['a ', 'b ', 'c ', 'd ', 'e ']);
+      expect(doneAt - (arrivals[0]?.[1] ?? doneAt)).toBeGreaterThan(50); // 4 more tokens at 20 ms each: not buffered
+    });
+
+    it('reports a failure mid-stream as MODEL_ERROR, after the text before it', async () => {
+      const pieces: string[] = [];
+      expect(await codeOf(transport.generateStream({ prompt: 'a boom c' }, (text) => pieces.push(text)))).toBe('MODEL_ERROR');
+      expect(pieces).toEqual(['a ']);
+      expect(await codeOf(transport.generate({ prompt: 'a boom' }))).toBe('MODEL_ERROR');
+      expect((await transport.generate({ prompt: 'ok' })).response).toBe('ok ');
+    });
   });
 });
 
@@ -255,7 +282,7 @@ describe.each([
 
   beforeAll(async () => {
     peer = await sidecar(family, setup, '--max-frame-bytes', String(LIMITED_BYTES));
-    transport = await connect(peer.address);
+    transport = await connect(peer.address, 'undici');
   });
 
   it.each([
@@ -296,11 +323,15 @@ describe.each([
     }
   });
 
-  it('maps a 413 back to FRAME_TOO_LARGE through the transport, and refuses oversize bodies itself', async () => {
-    expect(await codeOf(transport.echo(bytesOf(LIMITED_BYTES)))).toBe('FRAME_TOO_LARGE');
+  it.each(HTTP_CLIENTS)('maps a 413 back to FRAME_TOO_LARGE through %s, which refuses oversize requests and replies itself', async (client) => {
+    const own = await connect(peer.address, client);
+    expect(await codeOf(own.echo(bytesOf(LIMITED_BYTES)))).toBe('FRAME_TOO_LARGE');
     await good();
-    const small = await connect(peer.address, 5000, 1000);
+    const small = await connect(peer.address, client, 5000, 1000);
     expect(await codeOf(small.echo(bytesOf(2000)))).toBe('FRAME_TOO_LARGE');
+    expect((await small.echo(bytesOf(10))).length).toBe(10);
+    // A reply over the limit: 738 bytes go as 997 of JSON (`{"prompt":"<984 of base64>"}`) and come back as at least 1002 (`echo_prompt`).
+    expect(await codeOf(small.echo(bytesOf(738)))).toBe('FRAME_TOO_LARGE');
     expect((await small.echo(bytesOf(10))).length).toBe(10);
   });
 });
@@ -309,39 +340,41 @@ describe.each([
   ['sync', 'unix'],
   ['gthread', 'tcp'],
 ] as const)('faults with http-json (%s) over %s', (setup, family) => {
-  it('fails a request to a stalled sidecar with TIMEOUT, without hanging', async () => {
-    const peer = await sidecar(family, setup, '--stall-ms', '2000');
-    const transport = await connect(peer.address, 300);
-    const started = performance.now();
-    expect(await codeOf(transport.echo(bytesOf(16)))).toBe('TIMEOUT');
-    expect(performance.now() - started).toBeLessThan(1500);
-  });
+  describe.each(HTTP_CLIENTS)('through %s', (client) => {
+    it('fails a request to a stalled sidecar with TIMEOUT, without hanging', async () => {
+      const peer = await sidecar(family, setup, '--stall-ms', '2000');
+      const transport = await connect(peer.address, client, 300);
+      const started = performance.now();
+      expect(await codeOf(transport.echo(bytesOf(16)))).toBe('TIMEOUT');
+      expect(performance.now() - started).toBeLessThan(1500);
+    });
 
-  it('fails a request in flight when the sidecar is killed, and leaves no worker behind', async () => {
-    const peer = await sidecar(family, setup, '--stall-ms', '2000');
-    const transport = await connect(peer.address);
-    const workers = childrenOf(peer.ready.pid);
-    expect(workers.length).toBe(1);
-    const started = performance.now();
-    const inFlight = codeOf(transport.echo(bytesOf(16)));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    // The master alone, as the OOM killer would: peer.kill() signals the whole process group,
-    // which would hide a worker that outlives its master.
-    process.kill(peer.ready.pid, 'SIGKILL');
-    expect(['SIDECAR_CLOSED', 'CONNECT_FAILED']).toContain(await inFlight);
-    expect(performance.now() - started).toBeLessThan(1500);
-    expect(await waitUntil(() => !alive(peer.ready.pid) && workers.every((pid) => !alive(pid)), 3000)).toBe(true);
-    expect(['SIDECAR_CLOSED', 'CONNECT_FAILED']).toContain(await codeOf(transport.echo(bytesOf(16))));
-  });
+    it('fails a request in flight when the sidecar is killed, and leaves no worker behind', async () => {
+      const peer = await sidecar(family, setup, '--stall-ms', '2000');
+      const transport = await connect(peer.address, client);
+      const workers = childrenOf(peer.ready.pid);
+      expect(workers.length).toBe(1);
+      const started = performance.now();
+      const inFlight = codeOf(transport.echo(bytesOf(16)));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The master alone, as the OOM killer would: peer.kill() signals the whole process group,
+      // which would hide a worker that outlives its master.
+      process.kill(peer.ready.pid, 'SIGKILL');
+      expect(['SIDECAR_CLOSED', 'CONNECT_FAILED']).toContain(await inFlight);
+      expect(performance.now() - started).toBeLessThan(1500);
+      expect(await waitUntil(() => !alive(peer.ready.pid) && workers.every((pid) => !alive(pid)), 3000)).toBe(true);
+      expect(['SIDECAR_CLOSED', 'CONNECT_FAILED']).toContain(await codeOf(transport.echo(bytesOf(16))));
+    });
 
-  it('stops on SIGTERM with exit code 0, its worker gone and its unix socket removed', async () => {
-    const peer = await sidecar(family, setup);
-    const transport = await connect(peer.address);
-    expect((await transport.echo(bytesOf(8))).length).toBe(8);
-    const workers = childrenOf(peer.ready.pid);
-    process.kill(peer.ready.pid, 'SIGTERM'); // not peer.stop(): that removes the socket's directory too
-    expect(await peer.exited).toEqual({ exitCode: 0, signal: undefined });
-    expect(workers.every((pid) => !alive(pid))).toBe(true);
-    if (peer.address.family === 'unix') expect(existsSync(peer.address.path)).toBe(false);
+    it('stops on SIGTERM with exit code 0, its worker gone and its unix socket removed', async () => {
+      const peer = await sidecar(family, setup);
+      const transport = await connect(peer.address, client);
+      expect((await transport.echo(bytesOf(8))).length).toBe(8);
+      const workers = childrenOf(peer.ready.pid);
+      process.kill(peer.ready.pid, 'SIGTERM'); // not peer.stop(): that removes the socket's directory too
+      expect(await peer.exited).toEqual({ exitCode: 0, signal: undefined });
+      expect(workers.every((pid) => !alive(pid))).toBe(true);
+      if (peer.address.family === 'unix') expect(existsSync(peer.address.path)).toBe(false);
+    });
   });
 });

@@ -1,74 +1,37 @@
 /**
- * The `http-json` wire: JSON over HTTP/1.1 to a Flask app under gunicorn (docs/protocol.md), through
- * one undici Client, that is one keep-alive connection, per transport. Binary payloads travel
+ * The `http-json` wire: JSON over HTTP/1.1 to the sidecar's server stack (docs/protocol.md), through
+ * one HTTP client, that is one keep-alive connection, per transport: undici by default, or fetch or
+ * node:http (`httpClient`, transports/http-clients/), all behind one small interface. Binary payloads travel
  * base64-encoded in JSON strings: that is the honest cost of this wire. Error bodies
  * (`{"error": {code, message}}`) become HarnessErrors with the same codes; a server written to the
- * idea alone is read as it answers (http-json-replies.ts).
+ * idea alone is read as it answers (http-json-replies.ts). Infer and metadata use the Open
+ * Inference Protocol's REST routes on the same server (`/v2/models/{name}`, oip-rest.ts), with
+ * tensors in its binary extension unless `tensorEncoding` is `json`.
  */
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
-import { Client, type Dispatcher } from 'undici';
-import { fromWireError, HarnessError, toHarnessError } from './errors.js';
+import { fromWireError, HarnessError } from './errors.js';
 import type { Address } from './address.js';
-import { generateFields } from './framed.js';
+import { generateFields } from './generate-fields.js';
 import { parseJsonReply, record, replyError, responseText } from './http-json-replies.js';
-import type { ClassifyReply, GenerateParams, GenerateReply, Transport, TransportFactory } from './types.js';
+import { loadHttpClient } from './http-clients/index.js';
+import type { HttpResponse } from './http-clients/types.js';
+import { createSseParser } from './sse.js';
+import { readModelMetadata } from './model-metadata.js';
+import { decodeInferBody, encodeInferBody } from './oip-rest.js';
+import type { ClassifyReply, GenerateParams, GenerateReply, InferReply, Tensor, Transport, TransportFactory } from './types.js';
 import { toGenerateStats } from './types.js';
 
 export const HTTP_PATHS = { echo: '/echo', prompt: '/prompt', classify: '/classify', classifyBatch: '/classify_batch', health: '/healthz' } as const;
+/** The Open Inference Protocol's routes this client uses; a model's own are under `/v2/models/{name}`. */
+export const OIP_PATHS = { ready: '/v2/health/ready', repositoryIndex: '/v2/repository/index' } as const;
+const modelPath = (name: string): string => `/v2/models/${encodeURIComponent(name)}`;
 
-// The client lets an idle connection go before the server's keep-alive (75 s) does, so it never
-// sends a request on a connection the server is closing (undici does not retry a POST).
+// The client lets an idle connection go before the server's keep-alive (gunicorn's 75 s) does, so it
+// never sends a request on a connection the server is closing (no client here retries a POST); a
+// shorter one the server announces (`Keep-Alive: timeout=N`) undici and node:http's Agent honour.
 const CLIENT_KEEPALIVE_MS = 60_000;
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
-const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-const CLOSED_CODES: ReadonlySet<string> = new Set(['UND_ERR_SOCKET', 'UND_ERR_DESTROYED', 'UND_ERR_CLOSED']);
-const PROTOCOL_CODES: ReadonlySet<string> = new Set(['UND_ERR_HTTP_PARSER', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'HPE_INVALID_CONSTANT']);
-
-/** An undici (or socket) failure as a HarnessError with a stable code, keeping the original as `cause`. */
-export function fromUndiciError(error: unknown, timeoutMs: number): HarnessError {
-  if (error instanceof HarnessError) return error;
-  const code = (error as { code?: unknown } | null)?.code;
-  const message = error instanceof Error ? error.message : String(error);
-  if (typeof code === 'string') {
-    if (TIMEOUT_CODES.has(code)) return new HarnessError('TIMEOUT', `Expected a reply within ${timeoutMs} ms, got none (${code})`, { cause: error });
-    if (code === 'UND_ERR_CONNECT_TIMEOUT') return new HarnessError('CONNECT_FAILED', `Could not connect within ${timeoutMs} ms`, { cause: error });
-    if (CLOSED_CODES.has(code)) return new HarnessError('SIDECAR_CLOSED', `The connection to the sidecar closed: ${message}`, { cause: error });
-    if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return new HarnessError('FRAME_TOO_LARGE', message, { cause: error });
-    if (code === 'UND_ERR_ABORTED' || code === 'UND_ERR_ABORT') return new HarnessError('ABORTED', message, { cause: error });
-    if (PROTOCOL_CODES.has(code)) return new HarnessError('PROTOCOL_ERROR', message, { cause: error });
-  }
-  return toHarnessError(error, 'INTERNAL');
-}
-
-/** Incremental `text/event-stream` parsing: `push` takes bytes as they arrive, in any split. */
-export function createSseParser(onData: (data: string) => void): { push(chunk: Uint8Array): void } {
-  const decoder = new TextDecoder('utf-8');
-  let pending = '';
-  let data: string[] = [];
-  return {
-    push(chunk) {
-      pending += decoder.decode(chunk, { stream: true });
-      let start = 0;
-      for (let end = pending.indexOf('\n'); end !== -1; end = pending.indexOf('\n', start)) {
-        const line = pending.slice(start, pending[end - 1] === '\r' ? end - 1 : end);
-        start = end + 1;
-        if (line === '') {
-          if (data.length > 0) onData(data.join('\n'));
-          data = [];
-          continue;
-        }
-        const colon = line.indexOf(':');
-        if (colon === 0) continue; // a comment
-        const field = colon === -1 ? line : line.slice(0, colon);
-        const value = colon === -1 ? '' : line.slice(line[colon + 1] === ' ' ? colon + 2 : colon + 1);
-        if (field === 'data') data.push(value);
-      }
-      pending = pending.slice(start);
-    },
-  };
-}
-
 function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
@@ -77,7 +40,7 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-function contentTypeOf(response: Dispatcher.ResponseData): string {
+function contentTypeOf(response: HttpResponse): string {
   const value = response.headers['content-type'];
   return (Array.isArray(value) ? value[0] : value) ?? '';
 }
@@ -110,43 +73,23 @@ function byteLabels(values: readonly unknown[]): Uint8Array {
   return labels;
 }
 
-function origin(address: Address): string {
-  if (address.family === 'unix') return 'http://localhost';
-  return `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
-}
-
 export const createHttpJsonTransport: TransportFactory = async (options) => {
   const { address, timeoutMs, maxFrameBytes } = options;
-  const client = new Client(origin(address), {
-    pipelining: 1,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    connectTimeout: timeoutMs,
-    keepAliveTimeout: CLIENT_KEEPALIVE_MS,
-    keepAliveMaxTimeout: CLIENT_KEEPALIVE_MS,
-    maxResponseSize: maxFrameBytes,
-    ...(address.family === 'unix' ? { socketPath: address.path } : {}),
-  });
+  const createClient = await loadHttpClient(options.httpClient ?? 'undici');
+  const client = createClient({ address, timeoutMs, maxResponseBytes: maxFrameBytes, keepAliveMs: CLIENT_KEEPALIVE_MS });
 
-  async function send(method: 'GET' | 'POST', path: string, fields?: unknown): Promise<Dispatcher.ResponseData> {
-    const body = fields === undefined ? null : Buffer.from(JSON.stringify(fields));
+  function send(method: 'GET' | 'POST', path: string, fields?: unknown): Promise<HttpResponse> {
+    return sendBody(method, path, JSON_HEADERS, fields === undefined ? null : Buffer.from(JSON.stringify(fields)));
+  }
+
+  async function sendBody(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body: Buffer | null): Promise<HttpResponse> {
     if (body !== null && body.length > maxFrameBytes) {
       throw new HarnessError('FRAME_TOO_LARGE', `Expected a request body of at most ${maxFrameBytes} bytes, got ${body.length}`);
     }
-    try {
-      return await client.request({ method, path, headers: JSON_HEADERS, body });
-    } catch (error) {
-      throw fromUndiciError(error, timeoutMs);
-    }
+    return client.request({ method, path, headers, body });
   }
 
-  async function readText(response: Dispatcher.ResponseData): Promise<string> {
-    try {
-      return await response.body.text();
-    } catch (error) {
-      throw fromUndiciError(error, timeoutMs);
-    }
-  }
+  const readText = (response: HttpResponse): Promise<string> => response.text();
 
   /** One request, its whole body read, as the reply object; a non-200 reply throws its error. */
   async function call(method: 'GET' | 'POST', path: string, fields?: unknown): Promise<Record<string, unknown>> {
@@ -154,7 +97,7 @@ export const createHttpJsonTransport: TransportFactory = async (options) => {
     return replyObject(response, `${method} ${path}`);
   }
 
-  async function replyObject(response: Dispatcher.ResponseData, request: string): Promise<Record<string, unknown>> {
+  async function replyObject(response: HttpResponse, request: string): Promise<Record<string, unknown>> {
     const text = await readText(response);
     if (response.statusCode !== 200) throw replyError(response.statusCode, text, contentTypeOf(response), request);
     return record(parseJsonReply(text, contentTypeOf(response), request));
@@ -186,20 +129,54 @@ export const createHttpJsonTransport: TransportFactory = async (options) => {
       else if (event['error'] !== undefined) failure ??= fromWireError(event['error']);
       else if (event['done'] === true) final = generated(event);
     });
-    try {
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>) parser.push(chunk);
-    } catch (error) {
-      throw fromUndiciError(error, timeoutMs);
-    }
+    for await (const chunk of response.chunks()) parser.push(chunk);
     if (failure !== undefined) throw failure;
     if (final === undefined) throw new HarnessError('PROTOCOL_ERROR', 'Expected a final `done` event before the event stream ended');
     return final;
   }
 
+  async function infer(inputs: readonly Tensor[]): Promise<InferReply> {
+    const path = `${modelPath(await modelName())}/infer`;
+    const { headers, body } = encodeInferBody(inputs, options.tensorEncoding ?? 'binary');
+    const response = await sendBody('POST', path, headers, body);
+    if (response.statusCode !== 200) throw replyError(response.statusCode, await readText(response), contentTypeOf(response), `POST ${path}`);
+    return decodeInferBody(response.headers, await response.bytes());
+  }
+
+  // The model's name, asked for once when not given (TransportOptions.modelName says where from).
+  let name: Promise<string> | undefined = options.modelName === undefined ? undefined : Promise.resolve(options.modelName);
+  function modelName(): Promise<string> {
+    name ??= discoverModelName().catch((error: unknown) => {
+      name = undefined; // a failed look-up is asked again next time
+      throw error;
+    });
+    return name;
+  }
+
+  async function discoverModelName(): Promise<string> {
+    const oip = options.dialect === 'oip';
+    const path = oip ? OIP_PATHS.repositoryIndex : HTTP_PATHS.health;
+    const response = await send(oip ? 'POST' : 'GET', path, oip ? {} : undefined);
+    const text = await readText(response);
+    const usage = (why: string): HarnessError => new HarnessError('USAGE', `Expected \`modelName\` for the Open Inference Protocol's routes: ${why}`);
+    if (response.statusCode !== 200) throw usage(`${oip ? 'POST' : 'GET'} ${path} answered HTTP ${response.statusCode}`);
+    const value = parseJsonReply(text, contentTypeOf(response), `${oip ? 'POST' : 'GET'} ${path}`);
+    const names = oip ? (Array.isArray(value) ? value.map((m) => record(m)['name']) : []) : [record(value)['model']];
+    const found = names.filter((n): n is string => typeof n === 'string' && n !== '');
+    if (found.length !== 1) throw usage(`${path} names ${found.length === 0 ? 'no model' : `${found.length} models (${found.join(', ')})`}`);
+    return found[0] as string;
+  }
+
+  /** Under dialect `oip` only the protocol's routes exist: every other op is refused without a request. */
+  const oipOnly = <T>(op: string, run: () => Promise<T>): Promise<T> =>
+    options.dialect === 'oip' ? Promise.reject(new HarnessError('UNSUPPORTED_OP', `\`${op}\` is not an Open Inference Protocol route (dialect oip)`)) : run();
+
   // Check the peer now, so a wrong address fails here (CONNECT_FAILED) like the other wires. Readiness
-  // is the route under test answering; a health route is asked only when one is named.
+  // is the route under test answering; a health route is asked only when one is named, except that
+  // an Open Inference Protocol server is asked its own readiness route.
   try {
-    if (options.healthPath === undefined) await probe(address, timeoutMs);
+    if (options.dialect === 'oip') await checkHealth(OIP_PATHS.ready);
+    else if (options.healthPath === undefined) await probe(address, timeoutMs);
     else await checkHealth(options.healthPath);
   } catch (error) {
     await client.destroy();
@@ -208,13 +185,17 @@ export const createHttpJsonTransport: TransportFactory = async (options) => {
 
   const transport: Transport = {
     name: 'http-json',
-    async echo(payload) {
+    infer,
+    async metadata() {
+      return readModelMetadata(await call('GET', modelPath(await modelName())));
+    },
+    echo: (payload) => oipOnly('echo', async () => {
       const reply = await call('POST', HTTP_PATHS.echo, { prompt: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('base64') });
       const echoed = reply['echo_prompt'];
       if (typeof echoed !== 'string') throw new HarnessError('PROTOCOL_ERROR', 'Expected `echo_prompt` to be a string in the echo reply');
       return Buffer.from(echoed, 'base64');
-    },
-    async classify(images): Promise<ClassifyReply> {
+    }),
+    classify: (images) => oipOnly('classify', async (): Promise<ClassifyReply> => {
       const base64 = Buffer.from(images.buffer, images.byteOffset, images.byteLength).toString('base64');
       const single = images.length === 3072;
       const reply = single ? await call('POST', HTTP_PATHS.classify, { image: base64 }) : await call('POST', HTTP_PATHS.classifyBatch, { images: base64 });
@@ -223,11 +204,9 @@ export const createHttpJsonTransport: TransportFactory = async (options) => {
       const labels = byteLabels(raw);
       const computeNs = reply['compute_ns'];
       return typeof computeNs === 'number' ? { labels, computeNs } : { labels };
-    },
-    async generate(params) {
-      return generated(await call('POST', HTTP_PATHS.prompt, generateFields(params)));
-    },
-    generateStream,
+    }),
+    generate: (params) => oipOnly('generate', async () => generated(await call('POST', HTTP_PATHS.prompt, generateFields(params)))),
+    generateStream: (params, onText) => oipOnly('generateStream', () => generateStream(params, onText)),
     async close() {
       await client.close();
     },

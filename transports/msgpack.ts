@@ -5,8 +5,10 @@
  */
 import { Packr, RESERVE_START_SPACE, Unpackr } from 'msgpackr';
 import { fromWireError, HarnessError } from './errors.js';
-import { generateFields } from './framed.js';
+import { generateFields } from './generate-fields.js';
 import { HEADER_BYTES } from './framing.js';
+import { readModelMetadata } from './model-metadata.js';
+import { inferReply, wireTensor } from './msgpack-tensors.js';
 import { connectFrameSocket } from './socket/connection.js';
 import { createInFlight } from './socket/in-flight.js';
 import type { ClassifyReply, GenerateParams, GenerateReply, Transport, TransportFactory } from './types.js';
@@ -22,6 +24,8 @@ export interface WireReply {
   readonly stats?: unknown;
   readonly token?: unknown;
   readonly done?: unknown;
+  readonly outputs?: unknown;
+  readonly metadata?: unknown;
   readonly error?: unknown;
 }
 
@@ -172,6 +176,16 @@ export const createMsgpackTransport: TransportFactory = async (options) => {
 
   const transport: Transport = {
     name: 'msgpack',
+    async infer(inputs) {
+      const id = nextId();
+      const frame = encodeFrame({ id, op: 'infer', inputs: inputs.map(wireTensor) });
+      if (frame.length - HEADER_BYTES > options.maxFrameBytes) throw new HarnessError('FRAME_TOO_LARGE', `Expected an infer request of at most ${options.maxFrameBytes} bytes, got ${frame.length - HEADER_BYTES}`);
+      return inferReply(await request(id, [frame]));
+    },
+    async metadata() {
+      const id = nextId();
+      return readModelMetadata((await request(id, [encodeFrame({ id, op: 'metadata' })])).metadata);
+    },
     async echo(payload) {
       const id = nextId();
       return expectBin(await request(id, encodeEchoFrame(id, payload)), 'payload');

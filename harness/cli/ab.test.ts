@@ -142,7 +142,7 @@ describe('sidecar-bench ab', () => {
     let stderr = '';
     ab.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     // Once the first group's cells are out, the head's worker is killed during the second.
-    for (let i = 0; i < 1200 && !/head \(replica 1\):\n.*payload=64\//.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 1200 && !/head \(replica 1\):\n.*echo single-stream 64 B · /.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
     const ps = await execa('pgrep', ['-f', `^node ${BIN} ab-worker .*--seed ${seed}`], { reject: false });
     const pids = ps.stdout.trim().split('\n').filter((x) => x !== '');
     expect(pids, stderr).toHaveLength(2); // the head's two replicas

@@ -7,7 +7,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { compareSides, formatAb, type AbComparison } from '../../reports/ab.js';
 import { preloadReport, writeResults } from '../../reports/write.js';
 import { coordinate, emptyRun, type AbRun, type SideResult } from '../ab/coordinator.js';
@@ -19,8 +18,24 @@ import { REPO_ROOT } from '../paths.js';
 import { createProgress } from '../progress.js';
 import { RESULTS_SCHEMA_VERSION, type RunResult } from '../results.js';
 import { parseThreshold } from './compare.js';
+import { parseFlags } from './argv.js';
 import { RUN_FLAGS, parseRunFlags } from './run-flags.js';
 import { appendStepSummary } from './step-summary.js';
+
+/** The gate's matrix when no run option is given: small, one at a time, a few minutes on 2 cores. */
+export const GATE_MATRIX = [
+  '--quick', '--suite', 'echo,cifar', '--transports', 'framed,msgpack', '--families', 'unix',
+  '--scenarios', 'single-stream', '--payloads', '3072', '--no-calibration',
+  // One torch thread and 600 images a pass keep a CIFAR round's ratio within ±2% on 2 cores.
+  '--sidecar-arg=--threads', '--sidecar-arg=1', '--limit', '600', '--min-rounds', '60',
+];
+const DEFAULT_THRESHOLD_PCT = 5;
+/** Independent process sets per side: what one set happens to cost is averaged out (docs/ci-gate.md). */
+const DEFAULT_REPLICAS = 2;
+const MAX_REPLICAS = 8;
+
+/** The gate's matrix as help text: its flags, a few to a line. */
+const matrixLines = (): string => GATE_MATRIX.join(' ').replace(/ (--(?:scenarios|sidecar-arg=--threads))/g, '\n  $1');
 
 export const AB_HELP = `sidecar-bench ab: measure two versions of the code in the same job, interleaved, and gate on regressions
 
@@ -38,37 +53,24 @@ Usage:
                            the Python one side's sidecars run on (default: $SIDECAR_PYTHON, else
                            .venv), e.g. to measure another torch or Python version
   --threshold P            a cell regresses when head / base is significantly above 1 and its median
-                           above 1 + P (default 5%)
+                           above 1 + P (default ${DEFAULT_THRESHOLD_PCT}%)
   --replicas N             independent process sets (a worker, its clients and sidecars) per side,
                            all in the same rounds; a side's figure per round is their geometric
-                           mean (default 2, 1 to 8)
+                           mean (default ${DEFAULT_REPLICAS}, 1 to ${MAX_REPLICAS})
   --out DIR                where ab.json and each side's results go (default reports/ab/<time>)
 
 Run options (as for \`run\`) are added to the gate's own, and a later value wins (\`--suite echo\`
 gates the echo alone; \`--transports grpc\` gates gRPC). The gate's own measure the echo of framed
 and msgpack over unix at 3 KiB and the CIFAR model over both, one request at a time:
-  --quick --suite echo,cifar --transports framed,msgpack --families unix
-  --scenarios single-stream --payloads 3072 --no-calibration
-  --sidecar-arg=--threads --sidecar-arg=1 --limit 600 --min-rounds 60
+  ${matrixLines()}
 
 Exit codes: 0 no regression; 1 a gated cell regressed or failed on head, a check failed on head, or
 the run was interrupted; 2 usage.
 `;
 
-/** The gate's matrix when no run option is given: small, one at a time, a few minutes on 2 cores. */
-export const GATE_MATRIX = [
-  '--quick', '--suite', 'echo,cifar', '--transports', 'framed,msgpack', '--families', 'unix',
-  '--scenarios', 'single-stream', '--payloads', '3072', '--no-calibration',
-  // One torch thread and 600 images a pass keep a CIFAR round's ratio within ±2% on 2 cores.
-  '--sidecar-arg=--threads', '--sidecar-arg=1', '--limit', '600', '--min-rounds', '60',
-];
-const DEFAULT_THRESHOLD_PCT = 5;
-/** Independent process sets per side: what one set happens to cost is averaged out (docs/ci-gate.md). */
-const DEFAULT_REPLICAS = 2;
-
 function parseReplicas(text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 8) throw new HarnessError('USAGE', `Expected \`--replicas\` to be a whole number from 1 to 8, got \`${text}\``);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_REPLICAS) throw new HarnessError('USAGE', `Expected \`--replicas\` to be a whole number from 1 to ${MAX_REPLICAS}, got \`${text}\``);
   return n;
 }
 
@@ -144,13 +146,7 @@ function label(side: SideSource): string {
 
 export async function abCommand(argv: string[]): Promise<number> {
   const { own, run: runArgs } = splitArgs(argv);
-  let parsed;
-  try {
-    parsed = parseArgs({ args: own, options: AB_FLAGS, strict: true, allowPositionals: false });
-  } catch (error) {
-    throw new HarnessError('USAGE', `${(error as Error).message}\n\n${AB_HELP}`, { cause: error });
-  }
-  const v = parsed.values;
+  const v = parseFlags(own, AB_FLAGS, 'ab').values;
   if (v.help === true) {
     process.stdout.write(AB_HELP);
     return 0;

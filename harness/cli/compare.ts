@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { relativeToFloor } from '../../reports/relative.js';
 import { COMPARE_METRICS, compareResults, formatMarkdown, type CompareMetric } from '../../reports/compare.js';
 import { HarnessError } from '../../transports/errors.js';
+import { mannWhitneyU } from '../stats/mann-whitney.js';
 import { loadResults } from './report.js';
 import { appendStepSummary } from './step-summary.js';
 
@@ -75,7 +76,8 @@ export async function compareCommand(argv: string[]): Promise<number> {
     [base, head] = [relativeToFloor(base), relativeToFloor(head)];
     process.stdout.write('Values are multiples of the floor measured in the same run (native peer; in-process model).\n\n');
   }
-  const comparison = compareResults(base, head, { thresholdPct, metric, unit: relative ? 'floor' : 'absolute' });
+  // The statistics live in the harness; the report module only compares and renders plain data.
+  const comparison = compareResults(base, head, { thresholdPct, metric, unit: relative ? 'floor' : 'absolute' }, (a, b) => mannWhitneyU(a, b).pValue);
   const markdown = formatMarkdown(comparison);
   process.stdout.write(markdown);
   await appendStepSummary(markdown);

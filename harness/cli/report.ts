@@ -2,6 +2,7 @@
 import { readFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { answerText } from '../../reports/answer.js';
 import { toCsv } from '../../reports/csv.js';
 import { HarnessError } from '../../transports/errors.js';
 import { RESULTS_SCHEMA_VERSION, type RunResult } from '../results.js';
@@ -51,7 +52,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
     throw new HarnessError('USAGE', `${(error as Error).message}\n${USAGE_LINE}`, { cause: error });
   }
   if (parsed.values.help === true) {
-    process.stdout.write(`${USAGE_LINE}\n`);
+    process.stdout.write(`${USAGE_LINE}\n\nRegenerate results.csv and report.html from a saved results.json (e.g. reports/latest/results.json)\nafter the report code changed, or on another machine.\n\n  --out DIR   where the two files go (default: beside RESULTS.json)\n`);
     return 0;
   }
   const [file, ...extra] = parsed.positionals;
@@ -66,6 +67,6 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const html = path.join(out, 'report.html');
   await writeAtomic(csv, toCsv(result.cells));
   await writeAtomic(html, await renderReport(result));
-  process.stdout.write(`${csv}\n${html}\n`);
+  process.stdout.write(`${answerText(result)}\n${csv}\n${html}\n`);
   return 0;
 }

@@ -1,14 +1,18 @@
 /** `run` flags -> BenchOptions (the same object `--config file.json` holds). */
-import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import type { BenchOptions } from '../config.js';
 import { HarnessError } from '../../transports/errors.js';
+import { parseFlags } from './argv.js';
+import { parseSize, readConfigFile } from './config-file.js';
 
 export const RUN_FLAGS = {
   suite: { type: 'string' },
   transports: { type: 'string' },
   families: { type: 'string' },
   'http-setups': { type: 'string' },
+  'http-stacks': { type: 'string' },
+  'http-clients': { type: 'string' },
+  'grpc-servers': { type: 'string' },
+  'grpc-clients': { type: 'string' },
   scenarios: { type: 'string' },
   payloads: { type: 'string' },
   concurrency: { type: 'string' },
@@ -38,6 +42,11 @@ export const RUN_FLAGS = {
   config: { type: 'string' },
   quick: { type: 'boolean' },
   'no-calibration': { type: 'boolean' },
+  model: { type: 'string' },
+  'model-inputs': { type: 'string' },
+  'float-tolerance': { type: 'string' },
+  'tensor-bytes': { type: 'string' },
+  'model-name': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -52,29 +61,26 @@ function integer(flag: string, value: string | undefined): number | undefined {
 
 function sizes(flag: string, value: string | undefined): number[] | undefined {
   return list(value)?.map((v) => {
-    const m = /^(\d+)\s*(b|k|kib|m|mib)?$/i.exec(v);
-    if (m === null) throw new HarnessError('USAGE', `Expected \`--${flag}\` to be sizes like 0,64,3072,64KiB,1MiB, got \`${v}\``);
-    const unit = (m[2] ?? 'b').toLowerCase();
-    return Number(m[1]) * (unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1);
+    const n = parseSize(v);
+    if (n === undefined) throw new HarnessError('USAGE', `Expected \`--${flag}\` to be sizes like 0,64,3072,64KiB,1MiB, got \`${v}\``);
+    return n;
   });
 }
 
 const numbers = (flag: string, value: string | undefined): number[] | undefined => list(value)?.map((v) => integer(flag, v) as number);
 
 export async function parseRunFlags(argv: string[]): Promise<{ options: BenchOptions; help: boolean }> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: RUN_FLAGS, strict: true, allowPositionals: false });
-  } catch (error) {
-    throw new HarnessError('USAGE', (error as Error).message, { cause: error });
-  }
-  const v = parsed.values;
+  const v = parseFlags(argv, RUN_FLAGS, 'run').values;
   const fromFile = v.config === undefined ? {} : await readConfigFile(v.config);
   const flags: BenchOptions = {
     suites: list(v.suite) as BenchOptions['suites'],
     transports: list(v.transports) as BenchOptions['transports'],
     families: list(v.families) as BenchOptions['families'],
     httpSetups: list(v['http-setups']) as BenchOptions['httpSetups'],
+    httpStacks: list(v['http-stacks']) as BenchOptions['httpStacks'],
+    httpClients: list(v['http-clients']) as BenchOptions['httpClients'],
+    grpcServers: list(v['grpc-servers']) as BenchOptions['grpcServers'],
+    grpcClients: list(v['grpc-clients']) as BenchOptions['grpcClients'],
     scenarios: list(v.scenarios) as BenchOptions['scenarios'],
     payloadBytes: sizes('payloads', v.payloads),
     concurrency: numbers('concurrency', v.concurrency),
@@ -103,23 +109,12 @@ export async function parseRunFlags(argv: string[]): Promise<{ options: BenchOpt
     out: v.out,
     quick: v.quick,
     calibration: v['no-calibration'] === true ? false : undefined,
+    modelPath: v.model,
+    modelInputs: v['model-inputs'],
+    floatTolerance: integer('float-tolerance', v['float-tolerance']),
+    tensorBytes: sizes('tensor-bytes', v['tensor-bytes']),
+    modelName: v['model-name'],
   } as BenchOptions;
   const defined = Object.fromEntries(Object.entries(flags).filter(([, x]) => x !== undefined));
   return { options: { ...fromFile, ...defined }, help: v.help === true };
-}
-
-async function readConfigFile(file: string): Promise<BenchOptions> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new HarnessError('USAGE', `Could not read \`--config ${file}\`: ${(error as Error).message}`, { cause: error });
-  }
-  try {
-    const value = JSON.parse(text) as unknown;
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
-    return value as BenchOptions;
-  } catch (error) {
-    throw new HarnessError('USAGE', `Expected \`--config ${file}\` to hold a JSON object of run options: ${(error as Error).message}`, { cause: error });
-  }
 }

@@ -6,16 +6,19 @@
  */
 import path from 'node:path';
 import { adviceFor } from '../../reports/advice.js';
+import { answerText } from '../../reports/answer.js';
 import { linkLatest, preloadReport, writeResults, type WrittenFiles } from '../../reports/write.js';
-import { resolveConfig } from '../config.js';
+import { resolveConfig, type BenchOptions, type ResolvedConfig } from '../config.js';
+import { probeConnect } from '../connect-probe.js';
+import type { Progress } from '../contracts.js';
 import { toHarnessError, type HarnessError } from '../../transports/errors.js';
 import { REPO_ROOT } from '../paths.js';
+import { planRun } from '../plan.js';
 import { createProgress } from '../progress.js';
 import type { RunResult } from '../results.js';
 import { runBenchmark } from '../runner.js';
 import { killSidecarsNow, stopAllSidecars } from '../sidecar.js';
-import type { Progress } from '../suites/context.js';
-import { HELP } from './main.js';
+import { runHelp } from './help.js';
 import { parseRunFlags } from './run-flags.js';
 
 /** After SIGTERM, SIGHUP or a closed output (nobody there to press Ctrl-C again), the orderly end may take this long. */
@@ -126,15 +129,70 @@ function watchExits(abort: AbortController, files: Files, progress: Progress): {
   };
 }
 
+/**
+ * With --connect, the server's wire is checked before anything runs. Transports the user named must
+ * all be spoken; left to the default, the run keeps those the server speaks, and says so.
+ */
+async function connectedConfig(config: ResolvedConfig, options: BenchOptions, progress: Progress): Promise<ResolvedConfig> {
+  if (config.connect === undefined) return config;
+  const speaking = await probeConnect(config, config.transports, options.transports !== undefined);
+  if (speaking.length === config.transports.length) return config;
+  progress.log(`--connect ${config.connect} speaks ${speaking.join(', ')}: measuring ${speaking.length === 1 ? 'that wire' : 'those wires'} only (\`--transports\` chooses)`);
+  return resolveConfig({ ...options, transports: speaking });
+}
+
+/**
+ * Counting the cells may start a C echo peer for a moment: a signal then quits at once, as before
+ * any cell, but takes that peer along (nothing is written yet, so there is nothing to finish).
+ */
+async function beforeTheRun<T>(work: Promise<T>): Promise<T> {
+  const quit = (signal: Signal): void => {
+    killSidecarsNow();
+    process.exit(SIGNAL_EXIT[signal]);
+  };
+  for (const s of SIGNALS) process.on(s, quit);
+  try {
+    return await work;
+  } finally {
+    for (const s of SIGNALS) process.off(s, quit);
+  }
+}
+
+/** A run produced results when at least one cell was measured: only then does reports/latest move to it. */
+export function producedResults(result: RunResult): boolean {
+  return result.cells.some((c) => c.status === 'ok');
+}
+
+/** The end of a run: checks, the answer, what to do about unstable cells, then where the files are. */
+function printEnd(progress: Progress, result: RunResult, written: WrittenFiles, latest: string | undefined): void {
+  for (const check of result.checks) progress.log(`${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`);
+  progress.log('');
+  try {
+    progress.log(answerText(result).trimEnd());
+  } catch (error) {
+    // The results are on disk whatever the table's trouble; say so rather than lose the paths below.
+    progress.log(`(the answer table could not be written: ${toHarnessError(error).message})`);
+  }
+  const advice = adviceFor(result);
+  progress.log(`\n${advice.headline}`);
+  for (const line of advice.lines) progress.log(`  ${line}`);
+  const failed = result.cells.filter((c) => c.status === 'failed').length;
+  const files = [written.json, written.csv, ...(written.html === undefined ? [] : [written.html])];
+  progress.log(`\n${result.cells.length} cells (${failed} failed), status ${result.status}`);
+  progress.log(latest === undefined ? `Results:\n${files.map((f) => `  ${f}`).join('\n')}` : `Results in ${latest} (reports/latest now points at ${path.dirname(written.json)}):\n${files.map((f) => `  ${path.join(latest, path.basename(f))}`).join('\n')}`);
+}
+
 export async function runCommand(argv: string[]): Promise<number> {
   const { options, help } = await parseRunFlags(argv);
   if (help) {
-    process.stdout.write(HELP);
+    process.stdout.write(runHelp());
     return 0;
   }
-  const config = resolveConfig(options);
+  const early = createProgress();
+  // Everything that can refuse the run does so here, before a file is written or a cell is run.
+  const config = await connectedConfig(resolveConfig(options), options, early);
   const out = path.resolve(config.out ?? defaultOutDir());
-  const progress = createProgress();
+  const progress = createProgress(process.stderr, await beforeTheRun(planRun(config)));
   const abort = new AbortController();
   const files = resultsFiles(out);
   const exits = watchExits(abort, files, progress);
@@ -142,13 +200,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     await preloadReport(); // a Ctrl-C to the whole group must still get its report
     const result = await runBenchmark({ config, argv: ['run', ...argv], signal: abort.signal, progress, onUpdate: files.save });
     const written = await files.final(result);
-    if (config.out === undefined) await linkLatest(path.join(REPO_ROOT, 'reports'), out);
-    for (const check of result.checks) progress.log(`${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`);
-    const advice = adviceFor(result);
-    progress.log(advice.headline);
-    for (const line of advice.lines) progress.log(`  ${line}`);
-    const failed = result.cells.filter((c) => c.status === 'failed').length;
-    progress.log(`${result.cells.length} cells (${failed} failed), status ${result.status}\n  ${written.json}\n  ${written.csv}${written.html === undefined ? '' : `\n  ${written.html}`}`);
+    const reports = path.join(REPO_ROOT, 'reports');
+    const moveLatest = config.out === undefined && producedResults(result);
+    if (moveLatest) await linkLatest(reports, out);
+    printEnd(progress, result, written, moveLatest ? path.relative(process.cwd(), path.join(reports, 'latest')) || path.join(reports, 'latest') : undefined);
+    if (config.out === undefined && !moveLatest) progress.log('reports/latest was left where it was: this run measured no cell');
     return result.status === 'ok' ? 0 : 1;
   } catch (error) {
     await files.end('failed', toHarnessError(error));

@@ -16,6 +16,12 @@ const VENV_PYTHON = path.join(VENV, 'bin', 'python');
 const STAMP = path.join(VENV, '.sidecar-bench-stamp');
 const REQUIREMENTS = path.join(ROOT, 'sidecars', 'requirements.txt');
 const CONSTRAINTS = path.join(ROOT, 'sidecars', 'constraints-debian.txt');
+// Independent Open Inference Protocol clients (tritonclient) for the tests, in a venv of their own:
+// their grpcio and protobuf are far newer than the sidecar's (Debian's grpcio 1.51) and would break it.
+const CLIENTS_VENV = path.join(ROOT, '.venv-clients');
+const CLIENTS_PYTHON = path.join(CLIENTS_VENV, 'bin', 'python');
+const CLIENTS_STAMP = path.join(CLIENTS_VENV, '.sidecar-bench-stamp');
+const CLIENTS_REQUIREMENTS = path.join(ROOT, 'sidecars', 'requirements-clients.txt');
 const forTests = process.argv.includes('--tests') || process.env.npm_lifecycle_event === 'pretest';
 
 function ensureNodeModules() {
@@ -153,6 +159,30 @@ function pipInstall(extra) {
   run(VENV_PYTHON, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', REQUIREMENTS, ...extra], {}, 'pip could not install the sidecar requirements', `${VENV_PYTHON} -m pip install -r sidecars/requirements.txt`);
 }
 
+/**
+ * .venv-clients for the tests, rebuilt only when requirements-clients.txt changes (a stamp of its
+ * hash, as .venv). Where it cannot be built (no package index) the tests that need it are skipped
+ * with a reason; under CI (CI=true) that is a failure here, so a run never passes without them.
+ */
+function ensureClients() {
+  const stamp = createHash('sha256').update(readFileSync(CLIENTS_REQUIREMENTS)).digest('hex');
+  if (existsSync(CLIENTS_PYTHON) && existsSync(CLIENTS_STAMP) && readFileSync(CLIENTS_STAMP, 'utf8') === stamp) return;
+  const fix = `python3 -m venv .venv-clients && .venv-clients/bin/python -m pip install -r sidecars/requirements-clients.txt`;
+  const trouble = (what) => {
+    if (process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false') fail(what, fix);
+    log(`warning: ${what}; the tests that drive the sidecar with tritonclient will be skipped (to fix it, run: ${fix})`);
+  };
+  if (isDebianRoot()) debianPackages(['python3-venv']);
+  const python = ['python3', 'python'].find((p) => run(p, ['--version'], { allowFailure: true }).status === 0);
+  if (python === undefined) return trouble('no python3 on PATH for .venv-clients');
+  log('installing sidecars/requirements-clients.txt (tritonclient) into .venv-clients');
+  rmSync(CLIENTS_VENV, { recursive: true, force: true });
+  if (run(python, ['-m', 'venv', CLIENTS_VENV], { allowFailure: true }).status !== 0) return trouble('could not create .venv-clients');
+  const pip = run(CLIENTS_PYTHON, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', CLIENTS_REQUIREMENTS], { allowFailure: true, stdio: 'inherit' });
+  if (pip.status !== 0) return trouble(`pip could not install sidecars/requirements-clients.txt (exit ${pip.status})`);
+  writeFileSync(CLIENTS_STAMP, stamp);
+}
+
 function ensureChromium() {
   if (existsSync('/usr/bin/chromium') || process.env.SIDECAR_BENCH_NO_BROWSER !== undefined) return;
   if (isDebianRoot()) debianPackages(['chromium']);
@@ -166,5 +196,8 @@ if (process.argv.includes('--plan')) {
 } else {
   ensureNodeModules();
   ensurePython();
-  if (forTests) ensureChromium();
+  if (forTests) {
+    ensureChromium();
+    ensureClients();
+  }
 }

@@ -13,7 +13,7 @@ export function fail(what, fix) {
 }
 
 export function run(command, args, options = {}, failure = undefined, fix = undefined) {
-  const result = spawnSync(command, args, { stdio: options.allowFailure ? 'ignore' : 'inherit', cwd: options.cwd, env: { ...process.env, ...options.env } });
+  const result = spawnSync(command, args, { stdio: options.stdio ?? (options.allowFailure ? 'ignore' : 'inherit'), cwd: options.cwd, env: { ...process.env, ...options.env } });
   if (!options.allowFailure && result.status !== 0) fail(`${failure ?? `${command} failed`} (exit ${result.status ?? result.error?.message})`, fix);
   return result;
 }

@@ -8,7 +8,7 @@
 import type { ClassifyReply } from '../../transports/types.js';
 import { HarnessError, toHarnessError } from '../../transports/errors.js';
 import type { PlacedBlock } from '../load/rounds.js';
-import type { CellKey } from '../results.js';
+import { seriesName, type CellKey } from '../results.js';
 import { SERVER_CONNECTIONS, transportArm, type Shape } from './arms.js';
 import { accuracyChecks, agreementCheck, labelTextCheck, noteUnknown, UNCLASSIFIED, type LabelTexts } from './cifar-checks.js';
 import { loadCifarWorkload, type CifarWorkload } from './cifar-workload.js';
@@ -17,7 +17,7 @@ import type { GroupArm } from './group.js';
 import { startInProcess, type InProcessModel } from './inprocess.js';
 import { modelFlags } from '../model-flags.js';
 import { capacityOf, inProcessArm, modelConcurrency, notOurModel, roundSlices, roundsFor, skippedCheck } from './model-arms.js';
-import { sidecarTargets, targetKeyFields } from './targets.js';
+import { clientChoices, clientSource, sidecarTargets, targetKeyFields } from './targets.js';
 
 const IMAGE_BYTES = 3072;
 const SERVER_LOAD_FRACTIONS = [0.5, 0.9];
@@ -91,22 +91,25 @@ function groupArms(ctx: SuiteContext, w: CifarWorkload, group: CifarGroup, model
     });
   }
   const shape: Shape = group.scenario === 'server' ? { kind: 'open', workers: SERVER_CONNECTIONS, ratePerS: rate.targetRps ?? 1 } : { kind: 'items', workers: group.concurrency, itemsFor };
+  // Every server stack is a sidecar of its own; every client library an arm on it (targets.ts).
   targets.forEach((target, i) => {
     const lease = leases[i] as SidecarLease | HarnessError;
-    const key: CellKey = { ...base, transport: target.transport, family: lease instanceof HarnessError ? target.family : lease.family, ...targetKeyFields(ctx, target), ...rate };
-    const predicted = new Uint8Array(w.images.length / IMAGE_BYTES).fill(UNCLASSIFIED);
-    if (single) labels.byTransport.set(`${target.transport}/${key.family}`, predicted);
-    arms.push({
-      key,
-      ...(withModel ? { floor: modelKey, model: modelKey } : {}),
-      open: transportArm(ctx, lease, {
-        shape,
-        request: (c, item) => c.classify(slice(w, ...requests.images(item))).catch((error: unknown) => Promise.reject(noteUnknown(error, labels.texts))),
-        onResult: (result, item) => recordLabels(result as ClassifyReply, requests.images(item), predicted, labels.texts),
-        warmup: { requests: Math.min(20, requests.count), ms: 0 },
-      }),
-      metrics: (blocks) => cifarMetrics(blocks, group, w, predicted),
-    });
+    for (const choice of clientChoices(ctx, target)) {
+      const key: CellKey = { ...base, transport: target.transport, family: lease instanceof HarnessError ? target.family : lease.family, ...targetKeyFields(ctx, target), ...choice.key, ...rate };
+      const predicted = new Uint8Array(w.images.length / IMAGE_BYTES).fill(UNCLASSIFIED);
+      if (single) labels.byTransport.set(`${seriesName(key)}/${key.family}`, predicted);
+      arms.push({
+        key,
+        ...(withModel ? { floor: modelKey, model: modelKey } : {}),
+        open: transportArm(ctx, lease instanceof HarnessError ? lease : clientSource(lease, choice), {
+          shape,
+          request: (c, item) => c.classify(slice(w, ...requests.images(item))).catch((error: unknown) => Promise.reject(noteUnknown(error, labels.texts))),
+          onResult: (result, item) => recordLabels(result as ClassifyReply, requests.images(item), predicted, labels.texts),
+          warmup: { requests: Math.min(20, requests.count), ms: 0 },
+        }),
+        metrics: (blocks) => cifarMetrics(blocks, group, w, predicted),
+      });
+    }
   });
   return arms;
 }
@@ -146,11 +149,12 @@ export async function runCifarSuite(ctx: SuiteContext): Promise<void> {
   const workload = await loadCifarWorkload(ctx.config);
   const count = workload.images.length / IMAGE_BYTES;
   ctx.progress.log(`cifar: ${count} images from ${workload.source}`);
-  const targets: SidecarTarget[] = sidecarTargets(ctx, 'cifar', false);
+  const targets: SidecarTarget[] = sidecarTargets(ctx, 'cifar', true);
   const groups = groupsOf(ctx);
   const skip = notOurModel(ctx);
   if (skip !== undefined) ctx.progress.log(`cifar: no in-process baseline and no checks against it: ${skip}`);
-  ctx.progress.plan(groups.reduce((n, g) => n + targets.length + (g.scenario === 'server' || skip !== undefined ? 0 : 1), 0));
+  const arms = targets.reduce((n, t) => n + clientChoices(ctx, t).length, 0);
+  ctx.progress.plan(groups.reduce((n, g) => n + arms + (g.scenario === 'server' || skip !== undefined ? 0 : 1), 0));
   const model = skip !== undefined ? undefined : await startInProcess(['--model', 'cifar', '--images', '{input}', ...modelFlags(ctx.config, 'cifar')], { name: 'images.bin', bytes: workload.images }, ctx.config.readyTimeoutMs).catch((e: unknown) => toHarnessError(e));
   const labels: Labels = { reference: new Uint8Array(count).fill(UNCLASSIFIED), byTransport: new Map(), texts: { named: 0, unknown: new Map() } };
   try {

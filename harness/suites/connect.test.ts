@@ -9,11 +9,18 @@ import { sidecarTargets, targetKeyFields } from './targets.js';
 const ctxOf = (options: BenchOptions): SuiteContext => ({ config: resolveConfig(options) }) as SuiteContext;
 
 describe('--connect targets', () => {
-  it('spawned: http-json once per gunicorn set-up for the echo suite', () => {
-    const ctx = ctxOf({ transports: ['framed', 'http-json'], families: ['unix'] });
+  it('spawned: http-json once per server stack for the echo suite, grpc once per server, each labelled with its default client', () => {
+    const ctx = ctxOf({ transports: ['framed', 'http-json', 'grpc'], families: ['unix'], grpcServers: ['thread', 'aio-uvloop'], grpcClients: ['lean-http2', 'grpc-js'] });
     const targets = sidecarTargets(ctx, 'echo', true);
-    expect(targets.map((t) => `${t.transport} ${t.httpSetup ?? '-'}`)).toEqual(['framed -', 'http-json sync', 'http-json gthread']);
-    expect(targets.map((t) => targetKeyFields(ctx, t))).toEqual([{}, { httpSetup: 'sync' }, { httpSetup: 'gthread' }]);
+    expect(targets.map((t) => `${t.transport} ${t.httpStack ?? t.grpcServer ?? '-'}`)).toEqual(['framed -', 'http-json gunicorn-sync', 'http-json gunicorn-gthread', 'grpc thread', 'grpc aio-uvloop']);
+    expect(targets.map((t) => targetKeyFields(ctx, t))).toEqual([
+      {},
+      { httpStack: 'gunicorn-sync', httpClient: 'undici' },
+      { httpStack: 'gunicorn-gthread', httpClient: 'undici' },
+      { grpcServer: 'thread', grpcClient: 'lean-http2' },
+      { grpcServer: 'aio-uvloop', grpcClient: 'lean-http2' },
+    ]);
+    expect(sidecarTargets(ctx, 'gemma', false).map((t) => t.httpStack ?? t.grpcServer ?? '-')).toEqual(['-', 'gunicorn-gthread', 'thread']);
     expect(notOurModel(ctx)).toBeUndefined();
   });
 
@@ -25,8 +32,8 @@ describe('--connect targets', () => {
       { model: 'echo', transport: 'http-json', family: 'tcp' },
     ]);
     const key: CellKey = { suite: 'echo', scenario: 'single-stream', transport: 'http-json', family: 'tcp', concurrency: 1, ...targetKeyFields(ctx, targets[1]!), payloadBytes: 64 };
-    expect(cellId(key)).toBe('echo/single-stream/http-json/tcp/at=tcp:127.0.0.1:5000/payload=64/c=1');
-    expect(seriesName(key)).toBe('http-json (tcp:127.0.0.1:5000)');
+    expect(cellId(key)).toBe('echo/single-stream/http-json/tcp/client=undici/at=tcp:127.0.0.1:5000/payload=64/c=1');
+    expect(seriesName(key)).toBe('http-json (tcp:127.0.0.1:5000, undici)');
     expect(notOurModel(ctx)).toContain('--connect tcp:127.0.0.1:5000');
   });
 });

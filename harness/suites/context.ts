@@ -1,45 +1,13 @@
 /** What a suite gets from the runner: the config, where to put results, and sidecars on demand. */
-import type { Address, Family } from '../../transports/address.js';
 import type { Layout } from '../affinity.js';
 import type { HarnessError } from '../../transports/errors.js';
-import type { HttpSetup, Transport, TransportName } from '../../transports/types.js';
 import type { ResolvedConfig } from '../config.js';
+import type { Progress, SidecarLease, SidecarTarget } from '../contracts.js';
 import type { CellResult, RunCheck } from '../results.js';
 import type { GroupArm, GroupPlan } from './group.js';
 
-export interface Progress {
-  /** A cell is about to run; `label` names it. */
-  start(label: string): void;
-  /** A cell finished (ok or failed). */
-  done(cell: CellResult): void;
-  /** Announce how many cells a suite adds to the plan. */
-  plan(cells: number): void;
-  log(message: string): void;
-}
-
-/** A running sidecar (spawned, or the one given with --connect) that suites open clients on. */
-export interface SidecarLease {
-  readonly transport: TransportName;
-  readonly family: Family;
-  readonly httpSetup?: HttpSetup;
-  readonly facts: Record<string, unknown>;
-  /** Where it listens, restarting it first when it died (a restarted sidecar listens somewhere new). */
-  live(): Promise<Address>;
-  /** Open `count` clients (one connection each). */
-  connect(count: number): Promise<Transport[]>;
-  /**
-   * Whether the process died (so a lost connection is reported as a crash). The socket can close
-   * a moment before the exit is seen, so this waits up to `graceMs` for it.
-   */
-  crashed(graceMs?: number): Promise<boolean>;
-}
-
-export interface SidecarTarget {
-  readonly model: 'echo' | 'cifar' | 'gemma';
-  readonly transport: TransportName;
-  readonly family: Family;
-  readonly httpSetup?: HttpSetup;
-}
+// Defined below the suites layer, so progress.ts and leases.ts need not import it; re-exported for the suites.
+export type { Progress, SidecarLease, SidecarTarget } from '../contracts.js';
 
 export interface SuiteContext {
   readonly config: ResolvedConfig;

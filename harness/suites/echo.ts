@@ -6,6 +6,9 @@
  *     `native-pair` (C client, C server), `native-client` (C client, the Python framed sidecar),
  *     plus `lean-node` (the leanest Node client, on the Python framed and msgpack sidecars) and
  *     `no-op` (the harness's own cost per request).
+ * http-json runs once per server stack and grpc once per server (a sidecar each), and each of
+ * those once per client library (an arm each on the same sidecar): the report's ladder
+ * (reports/ladder.ts) splits their cost from these same rounds.
  */
 import { Buffer } from 'node:buffer';
 import type { Family } from '../../transports/address.js';
@@ -19,7 +22,7 @@ import type { Sidecar } from '../sidecar.js';
 import { leanArm, nativeClientArm, noOpArm, SERVER_CONNECTIONS, transportArm, type ClientSource, type Server, type Shape } from './arms.js';
 import type { SidecarLease, SidecarTarget, SuiteContext } from './context.js';
 import type { GroupArm } from './group.js';
-import { sidecarTargets, targetKeyFields } from './targets.js';
+import { clientChoices, clientSource, sidecarTargets, targetKeyFields } from './targets.js';
 
 const CONCURRENCY_PAYLOAD_BYTES = 3072;
 const OFFLINE_CONNECTIONS = 4;
@@ -126,8 +129,12 @@ function groupArms(ctx: SuiteContext, group: EchoGroup, family: Family, targets:
   targets.forEach((target, i) => {
     if (target.family !== family && ctx.config.connect === undefined) return;
     const lease = leases[i] as SidecarLease | HarnessError;
-    const k = key(target.transport, targetKeyFields(ctx, target));
-    arms.push({ key: lease instanceof HarnessError ? k : { ...k, family: lease.family }, ...floor, open: transportArm(ctx, lease, echo) });
+    // Every client library is an arm on the same sidecar: the same rounds as the other clients and servers.
+    for (const choice of clientChoices(ctx, target)) {
+      const k = key(target.transport, { ...targetKeyFields(ctx, target), ...choice.key });
+      const source = lease instanceof HarnessError ? lease : clientSource(lease, choice);
+      arms.push({ key: lease instanceof HarnessError ? k : { ...k, family: lease.family }, ...floor, open: transportArm(ctx, source, echo) });
+    }
   });
   return arms;
 }

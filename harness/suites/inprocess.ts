@@ -70,7 +70,9 @@ export async function startInProcess(args: readonly string[], input: { name: str
     child.kill('SIGKILL');
     await stop();
     const e = error as HarnessError;
-    throw new HarnessError('SIDECAR_START_FAILED', `The in-process baseline did not start: ${e.message}\n--- stderr (tail) ---\n${stderr.trim()}`, { cause: error });
+    // An exit already quotes stderr's tail in its message; a timeout does not.
+    const tail = e.code === 'SIDECAR_CLOSED' ? '' : `\n--- stderr (tail) ---\n${stderr.trim()}`;
+    throw new HarnessError('SIDECAR_START_FAILED', `The in-process baseline did not start: ${e.message}${tail}`, { cause: error });
   }
   return {
     facts,

@@ -7,9 +7,12 @@ UNSUPPORTED_OP, which every front-end reports with the same code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import SidecarError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 IMAGE_BYTES = 3072  # 32x32 planar RGB, 1024 R then 1024 G then 1024 B
 
@@ -19,6 +22,14 @@ class ClassifyResult:
     """Class indices (one byte per image) and the model's own compute time for the batch."""
 
     labels: bytes
+    compute_ns: int
+
+
+@dataclass(frozen=True)
+class InferResult:
+    """Named output tensors (sidecars/tensors.py datatypes) and the model's own compute time."""
+
+    outputs: dict[str, "np.ndarray"]
     compute_ns: int
 
 
@@ -64,6 +75,16 @@ class Core:
 
     def echo(self, payload: bytes) -> bytes:
         return payload
+
+    def metadata(self) -> dict[str, Any]:
+        """The Open Inference Protocol's model metadata: `{"name", "versions", "platform",
+        "inputs": [{"name", "datatype", "shape"}], "outputs": [...]}`, `-1` for a dimension of
+        any size. Front-ends check every infer request against `inputs` (sidecars.ops.infer)."""
+        raise SidecarError("UNSUPPORTED_OP", f"Model `{self.name}` has no tensor inputs (infer)")
+
+    def infer(self, inputs: dict[str, "np.ndarray"]) -> InferResult:
+        """Run the model on inputs already checked against metadata(); one array per output."""
+        raise SidecarError("UNSUPPORTED_OP", f"Model `{self.name}` does not implement infer")
 
     def classify(self, images: bytes) -> ClassifyResult:
         """Classify len(images) // 3072 images; the caller has checked the size."""

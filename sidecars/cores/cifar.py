@@ -7,15 +7,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .. import cifar_data
 from ..cifar_model import StagingBuffer, images_to_tensor, load_model
 from ..device import describe_device, dtype_name, gpu_facts, resolve_dtype, select_device, synchronize, wants_cuda
 from ..errors import SidecarError
-from .base import ClassifyResult, Core, check_image_batch
+from .base import ClassifyResult, Core, InferResult, check_image_batch
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "cifar10-cnn.pt"
+METADATA: dict[str, Any] = {
+    "name": "cifar", "versions": [], "platform": "pytorch",
+    "inputs": [{"name": "images", "datatype": "UINT8", "shape": [-1, 3, 32, 32]}],  # planar RGB, as classify takes
+    "outputs": [{"name": "labels", "datatype": "UINT8", "shape": [-1]},
+                {"name": "logits", "datatype": "FP32", "shape": [-1, 10]}],
+}
 DEFAULTS: dict[str, Any] = {"weights": str(DEFAULT_WEIGHTS), "device": "auto", "dtype": None, "max_batch": 1024}
 
 
@@ -87,7 +94,24 @@ class CifarCore(Core):
     def class_names(self) -> list[str]:
         return list(self._names)
 
+    def metadata(self) -> dict[str, Any]:
+        return METADATA
+
     def classify(self, images: bytes) -> ClassifyResult:
+        labels, _logits, compute_ns = self._forward(images, want_logits=False)
+        return ClassifyResult(labels=labels.tobytes(), compute_ns=compute_ns)
+
+    def infer(self, inputs: dict[str, np.ndarray]) -> InferResult:
+        """`images` (N, 3, 32, 32) planar uint8 is classify's byte layout: the same pass, plus the logits."""
+        images = np.ascontiguousarray(inputs["images"])
+        if images.shape[0] == 0:
+            raise SidecarError("BAD_INPUT", f"Expected at least one image in `images`, got shape {list(images.shape)}")
+        labels, logits, compute_ns = self._forward(memoryview(images).cast("B"), want_logits=True)
+        assert logits is not None
+        return InferResult(outputs={"labels": labels, "logits": logits}, compute_ns=compute_ns)
+
+    def _forward(self, images: bytes | memoryview, want_logits: bool) -> tuple[np.ndarray, np.ndarray | None, int]:
+        """Labels (uint8) and optionally float32 logits of a planar batch, and the forward pass's compute time."""
         check_image_batch(images, self._max_batch)
         model = self._model
         if model is None:
@@ -97,8 +121,10 @@ class CifarCore(Core):
             # Keeps the upload and cast out of compute_ns, and frees the staging buffer for the next batch.
             synchronize(self._device)
             start = time.perf_counter_ns()
-            labels = model(batch).argmax(dim=1)
+            scores = model(batch)
+            labels = scores.argmax(dim=1)
             synchronize(self._device)
             compute_ns = time.perf_counter_ns() - start
-            out = labels.to(torch.uint8).cpu().numpy().tobytes()
-        return ClassifyResult(labels=out, compute_ns=compute_ns)
+            out = labels.to(torch.uint8).cpu().numpy()
+            logits = scores.to(torch.float32).cpu().numpy() if want_logits else None
+        return out, logits, compute_ns

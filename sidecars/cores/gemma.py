@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any, Iterator
 
+import numpy as np
 import torch
 
 from ..device import DTYPES, describe_device, dtype_name, gpu_facts, resolve_dtype, select_device, synchronize, wants_cuda
@@ -26,9 +27,17 @@ from ..llm.config import ARCHES
 from ..llm.model import Transformer
 from ..llm.sampler import Sampling, generate_ids, sampling_problem
 from ..llm.tokenizer import Tokenizer, load_tokenizer
-from .base import Core, GenerateEvent, GenerateRequest
+from .base import Core, GenerateEvent, GenerateRequest, InferResult
 from .generation import Generation
 
+# infer: one prompt in, its whole generation out, at the default length (no optional inputs: the
+# generic infer op checks that every declared input is there); generate takes sampling_steps and more.
+METADATA: dict[str, Any] = {
+    "name": "gemma", "versions": [], "platform": "pytorch",
+    "inputs": [{"name": "text_input", "datatype": "BYTES", "shape": [1]}],
+    "outputs": [{"name": "text_output", "datatype": "BYTES", "shape": [1]}],
+}
+INFER_SAMPLING_STEPS = 128  # ops.DEFAULT_SAMPLING_STEPS, what generate uses when a request names none
 DEFAULTS: dict[str, Any] = {"arch": None, "config": None, "checkpoint": None, "tokenizer": None, "random_init": False,
                             "seed": 0, "device": "auto", "dtype": None, "cache_size": 1024, "max_batch": 16,
                             "threads": None, "client_stall_timeout_s": 30.0}
@@ -106,6 +115,34 @@ class GemmaCore(Core):
                 "params": model.param_count(), "tokenizer": tokenizer.path, "cache_size": self._cache_size,
                 "max_prompt_bytes": self._max_prompt_bytes, "client_stall_timeout_s": self._stall_timeout_s,
                 "torch": torch.__version__, "threads": torch.get_num_threads()}
+
+    def metadata(self) -> dict[str, Any]:
+        return METADATA
+
+    def infer(self, inputs: dict[str, np.ndarray]) -> InferResult:
+        """Greedy generation of INFER_SAMPLING_STEPS tokens (fewer when the cache or EOS says so) for
+        the one prompt; compute_ns is prefill plus decode, as generate's stats count them."""
+        raw = bytes(inputs["text_input"].reshape(-1)[0])
+        try:
+            prompt = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SidecarError("BAD_INPUT", f"Expected `text_input` to be UTF-8 text: {exc}") from None
+        room = self._cache_size - len(self._prompt_ids(prompt))
+        request = GenerateRequest(prompt=prompt, sampling_steps=max(1, min(INFER_SAMPLING_STEPS, room)))
+        events = self.generate(request)
+        text: list[str] = []
+        stats: dict[str, Any] = {}
+        try:
+            for event in events:
+                text.append(event.text)
+                if event.done:
+                    stats = event.stats
+        finally:
+            events.close()
+        out = np.empty(1, dtype=object)
+        out[0] = "".join(text).encode("utf-8")
+        return InferResult(outputs={"text_output": out},
+                           compute_ns=int(stats.get("prefill_ns", 0)) + int(stats.get("decode_ns", 0)))
 
     def generate(self, request: GenerateRequest) -> Generation:
         """Validates now (raising BAD_INPUT here, before any event) and returns the event stream,

@@ -8,12 +8,13 @@ from typing import Any, Callable
 from ..address import Address
 from ..cores.base import IMAGE_BYTES, ClassifyResult, Core, check_image_batch
 from ..errors import SidecarError, to_sidecar_error
-from ..ops import MAX_BATCH_IMAGES, class_name, generate_request, generation
+from ..ops import MAX_BATCH_IMAGES, class_name, generate_request, generation, infer
 from .framing import DEFAULT_MAX_FRAME_BYTES
 from .nesting import loads_json
 from .stream_server import connection_cap, serve_stream
 
 ECHO, CLASSIFY, CLASSIFY_BATCH, GENERATE, GENERATE_STREAM, TOKEN, CLASSIFY_TIMED, ERROR = 0, 1, 2, 3, 4, 5, 6, 255
+INFER, METADATA = 7, 8
 _HEADER = struct.Struct(">IB")
 _COMPUTE_NS = struct.Struct(">Q")
 
@@ -59,8 +60,14 @@ class FramedSession:
                 send([frame(CLASSIFY_TIMED, _COMPUTE_NS.pack(result.compute_ns) + result.labels)])
             elif kind in (GENERATE, GENERATE_STREAM):
                 self._generate(body[1:], send, stream=kind == GENERATE_STREAM)
+            elif kind == INFER:
+                self._infer(memoryview(body)[1:], send)
+            elif kind == METADATA:
+                if len(body) != 1:
+                    raise SidecarError("BAD_INPUT", f"Expected an empty METADATA body, got {len(body) - 1} bytes")
+                send([frame(METADATA, json.dumps(self._core.metadata()).encode("utf-8"))])
             else:
-                raise SidecarError("UNKNOWN_TYPE", f"Expected a message type of 0-4 or 6, got {kind}")
+                raise SidecarError("UNKNOWN_TYPE", f"Expected a message type of 0-4 or 6-8, got {kind}")
         except (ConnectionError, BrokenPipeError):
             raise
         except Exception as exc:  # a bad request is answered, never fatal to the sidecar
@@ -75,6 +82,17 @@ class FramedSession:
             raise SidecarError("BAD_INPUT", f"Expected a {IMAGE_BYTES}-byte image, got {len(images)} bytes")
         check_image_batch(images, MAX_BATCH_IMAGES)
         return self._core.classify(images)
+
+    def _infer(self, body: memoryview, send: Callable[[list[bytes]], None]) -> None:
+        """Type 7: `u8 T` + tensors in; `u64 BE compute_ns`, `u8 T` + tensors out (tensor_frames.py)."""
+        from .tensor_frames import coalesce, decode_tensors, encode_tensors  # numpy only when tensors are used
+
+        self._core.metadata()  # UNSUPPORTED_OP before decoding, for a model without tensors
+        inputs, datatypes = decode_tensors(body)
+        result = infer(self._core, inputs, datatypes)
+        parts = encode_tensors(result.outputs)
+        size = _COMPUTE_NS.size + sum(len(p) for p in parts)
+        send(coalesce([header(INFER, size), _COMPUTE_NS.pack(result.compute_ns), *parts]))
 
     def _generate(self, body: bytes, send: Callable[[list[bytes]], None], stream: bool) -> None:
         request = generate_request(_json_object(body))

@@ -1,8 +1,9 @@
-"""The `grpc` wire: service `sidecar.v1.Sidecar` from sidecars/proto/sidecar.proto (docs/protocol.md).
+"""The `grpc` wire: service `sidecar.v1.Sidecar` from sidecars/proto/sidecar.proto (docs/protocol.md),
+and on the same server the Open Inference Protocol's `inference.GRPCInferenceService` (oip_grpc.py).
 
 The .proto is compiled at start-up (grpc_tools), so no generated code is kept. Two servers sit
-behind `--grpc-server`: `aio` (grpc.aio on one event loop; blocking core calls go to a thread pool)
-and `thread` (grpc.server on a thread pool). Errors are statuses with the stable sidecar code in
+behind `--grpc-server`: `aio` (grpc.aio on one event loop; blocking core calls go to a thread pool),
+`aio-uvloop` (the same on uvloop's event loop) and `thread` (grpc.server on a thread pool). Errors are statuses with the stable sidecar code in
 the trailing metadata key `sidecar-error-code`. Both servers live in this one file, over the
 soft size limit, so that they share `GrpcOps` and stay in step.
 """
@@ -25,6 +26,7 @@ from ..errors import SidecarError, to_sidecar_error
 from ..ops import MAX_BATCH_IMAGES, close_events, generate_request, start_generation
 from .framing import DEFAULT_MAX_FRAME_BYTES
 from .grpc_budget import DEFAULT_INFLIGHT_BYTES, INFLIGHT_CALLS, InflightBudget, budget_aio, budget_thread
+from .oip_rest import UnknownModel
 
 PROTO = "sidecars/proto/sidecar.proto"  # relative to the repository root, which must be on sys.path
 ERROR_KEY = "sidecar-error-code"
@@ -33,6 +35,7 @@ WORKERS = 8
 # Measured against the TS client on 2 cores (3072-byte echo, interleaved runs): the thread server's
 # p50 was 3-7% lower than aio's and its p90 clearly lower, over unix and tcp alike.
 DEFAULT_SERVER = "thread"
+SERVERS = ("thread", "aio", "aio-uvloop")  # aio-uvloop: the aio server on uvloop's event loop
 STATUS = {
     "BAD_INPUT": grpc.StatusCode.INVALID_ARGUMENT,
     "UNSUPPORTED_OP": grpc.StatusCode.UNIMPLEMENTED,
@@ -153,7 +156,11 @@ def _serialize(message: Any) -> bytes:
 
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:
     error = to_sidecar_error(exc)
-    return STATUS.get(error.code, grpc.StatusCode.INTERNAL), error.message, ((ERROR_KEY, error.code),)
+    # An unknown model is NOT_FOUND, as OIP servers answer it; other UNKNOWN_TYPEs are unknown methods.
+    status = STATUS.get(error.code, grpc.StatusCode.INTERNAL)
+    if isinstance(error, UnknownModel):
+        status = grpc.StatusCode.NOT_FOUND
+    return status, error.message, ((ERROR_KEY, error.code),)
 
 
 def _unary_ops(ops: GrpcOps) -> dict[str, Callable[[bytes], Any]]:
@@ -326,7 +333,10 @@ def serve_thread(ops: GrpcOps, address: Address, max_bytes: int, on_ready: OnRea
     # maximum_concurrent_rpcs bounds the calls queued for the pool, which the budget (counted from
     # a handler's start) does not see; grpc refuses past it with RESOURCE_EXHAUSTED of its own.
     server = grpc.server(pool, options=server_options(max_bytes), maximum_concurrent_rpcs=INFLIGHT_CALLS)
-    server.add_generic_rpc_handlers((handlers(budget_thread(thread_behaviours(ops), budget, _abort), ops.pb),))
+    from . import oip_grpc  # it builds on this module's helpers
+
+    server.add_generic_rpc_handlers((handlers(budget_thread(thread_behaviours(ops), budget, _abort), ops.pb),
+                                     oip_grpc.thread_handler(ops.core, budget)))
     bound = bind(server, address)
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda _signum, _frame: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -348,7 +358,10 @@ async def serve_aio(ops: GrpcOps, address: Address, max_bytes: int, on_ready: On
     budget = budget or InflightBudget()
     pool = futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="core")
     server = grpc.aio.server(options=server_options(max_bytes), maximum_concurrent_rpcs=INFLIGHT_CALLS)
-    server.add_generic_rpc_handlers((handlers(budget_aio(aio_behaviours(ops, pool), budget, _abort_aio), ops.pb),))
+    from . import oip_grpc  # it builds on this module's helpers
+
+    server.add_generic_rpc_handlers((handlers(budget_aio(aio_behaviours(ops, pool), budget, _abort_aio), ops.pb),
+                                     oip_grpc.aio_handler(ops.core, budget, pool)))
     bound = bind(server, address)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -371,7 +384,17 @@ def serve(core: Core, address: Address, options: dict[str, Any], on_ready: OnRea
     ops = GrpcOps(core, load_messages())
     max_bytes = int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES)
     budget = InflightBudget(int(options.get("max_inflight_bytes") or DEFAULT_INFLIGHT_BYTES))
-    if options.get("grpc_server", DEFAULT_SERVER) == "aio":
+    server = options.get("grpc_server") or DEFAULT_SERVER
+    if server not in SERVERS:
+        raise ValueError(f"Expected `grpc_server` to be one of {list(SERVERS)}, got {server!r}")
+    if server == "aio-uvloop":
+        import uvloop  # only where chosen: the other servers need no uvloop installed
+
+        # grpc.aio polls its completion queue from a thread of its own and wakes whichever loop
+        # runs it, so the same server runs unchanged on uvloop's loop.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve_aio(ops, address, max_bytes, on_ready, budget))
+    elif server == "aio":
         asyncio.run(serve_aio(ops, address, max_bytes, on_ready, budget))
     else:
         serve_thread(ops, address, max_bytes, on_ready, budget)

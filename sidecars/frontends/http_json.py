@@ -1,4 +1,9 @@
-"""The `http-json` wire: the Flask app (http_app.py) under gunicorn, as Python models are usually deployed.
+"""The `http-json` wire, on the server stack `options["http_stack"]` names (`--http-stack`): every stack
+serves the same routes (http_routes.py). `gunicorn-sync` and `gunicorn-gthread`, the idea's set-up,
+are served here: the Flask app (http_app.py) under gunicorn, as Python models are usually deployed;
+`uvicorn` is http_asgi.py, `lean` http_lean.py, each loaded only when chosen.
+
+The rest of this docstring is about gunicorn.
 
 gunicorn runs in-process (BaseApplication) with one worker, forked after the core has loaded, so
 the model is loaded once and the worker's app closes over it. A model on CUDA cannot load before the
@@ -14,6 +19,7 @@ pool before the fork, the worker dies with its master (PR_SET_PDEATHSIG) and end
 from __future__ import annotations
 
 import ctypes
+import importlib
 import logging
 import mmap
 import os
@@ -32,6 +38,9 @@ from .http_app import create_app
 from .http_workers import DEFAULT_READ_TIMEOUT_S, GTHREAD_EXTENDED
 
 HTTP_WORKERS = ("sync", "gthread")
+# `--http-stack`: the server under the same routes (http_routes.py); the gunicorn ones are served here.
+HTTP_STACKS = {"gunicorn-sync": __name__, "gunicorn-gthread": __name__,
+               "uvicorn": "sidecars.frontends.http_asgi", "lean": "sidecars.frontends.http_lean"}
 # gunicorn's workers with per-request read deadlines, pipelining and chunk limits (http_workers.py);
 # on a gunicorn whose gthread they do not fit (27, from pip), gthread with the app-level limits only.
 WORKER_CLASSES = {"sync": "sidecars.frontends.http_workers.SidecarSyncWorker",
@@ -144,7 +153,27 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return create_app(self._core, self.max_body_bytes)
 
 
+def http_stack(options: dict[str, Any]) -> str:
+    """`options["http_stack"]`, or the gunicorn stack `options["http_worker"]` (its old spelling) names."""
+    stack = options.get("http_stack") or f"gunicorn-{options.get('http_worker') or 'gthread'}"
+    if stack not in HTTP_STACKS:
+        raise ValueError(f"Expected `http_stack` to be one of {list(HTTP_STACKS)}, got {stack!r}")
+    return stack
+
+
 def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Callable[[Address], None]) -> None:
+    stack = http_stack(options)
+    if not stack.startswith("gunicorn-"):
+        load_in_worker: Callable[[], None] | None = options.get("load_in_worker")
+        if load_in_worker is not None:  # no fork on these stacks: the model loads here, before serving
+            load_in_worker()
+        module = importlib.import_module(HTTP_STACKS[stack])  # uvicorn's only where it is chosen
+        module.serve(core, address, options, on_ready)
+        return
+    serve_gunicorn(core, address, {**options, "http_worker": stack.removeprefix("gunicorn-")}, on_ready)
+
+
+def serve_gunicorn(core: Core, address: Address, options: dict[str, Any], on_ready: Callable[[Address], None]) -> None:
     max_bytes = int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES)
     settings = gunicorn_settings(address, options)
     master_pid = os.getpid()

@@ -38,6 +38,7 @@ from gunicorn.workers.sync import SyncWorker
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .http_app import CLOSE_CONNECTION
+from .stream_server import _lingering_close
 
 DEFAULT_READ_TIMEOUT_S = 10.0
 # Longer than a generation's client-stall timeout (30 s by default, sidecars/cores/gemma.py), so that a
@@ -77,8 +78,9 @@ class DeadlineSocket:
         self.write_timeout_s = write_timeout_s
         self._slack_s = timeout_s / 10
         self._recv_timeout_s = 0.0
+        self.linger = False  # set when a request's body is left unread (http_app.linger_on_close)
         # What gunicorn and its poller call on every request, bound here rather than found by __getattr__.
-        self.fileno, self.setblocking, self.close = sock.fileno, sock.setblocking, sock.close
+        self.fileno, self.setblocking = sock.fileno, sock.setblocking
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(write_timeout_s))
         self.start_request()
 
@@ -109,6 +111,18 @@ class DeadlineSocket:
         except BlockingIOError:  # SO_SNDTIMEO ran out
             # EPIPE: gunicorn drops the connection quietly, as for a client that went away.
             raise BrokenPipeError(errno.EPIPE, f"the client took no reply for {self.write_timeout_s:g} s") from None
+
+    def close(self) -> None:
+        """Close; gently when the client's bytes wait unread, or may still come (a body refused
+        before it was read, as a 413 for its Content-Length): closing then sends a reset, which
+        can destroy the reply before the client reads it (stream_server._lingering_close)."""
+        try:
+            pending = self.linger or self._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except OSError:
+            pending = b""
+        if pending:
+            _lingering_close(self._sock)
+        self._sock.close()
 
     def _set_recv_timeout(self, seconds: float) -> None:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))

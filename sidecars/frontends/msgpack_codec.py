@@ -13,7 +13,7 @@ import msgpack
 from ..address import Address
 from ..cores.base import Core, check_image_batch
 from ..errors import SidecarError, to_sidecar_error
-from ..ops import MAX_BATCH_IMAGES, generate_request, generation
+from ..ops import MAX_BATCH_IMAGES, generate_request, generation, infer
 from .framing import DEFAULT_MAX_FRAME_BYTES
 from .nesting import check_depth
 from .stream_server import connection_cap, serve_stream
@@ -51,6 +51,8 @@ class MsgpackSession:
             "echo": self._echo,
             "classify": self._classify,
             "generate": self._generate,
+            "infer": self._infer,
+            "metadata": self._metadata,
         }
 
     def on_frame(self, body: bytes, send: Send) -> None:
@@ -99,6 +101,22 @@ class MsgpackSession:
         reply = {"id": request_id, "labels": bytes(result.labels), "compute_ns": int(result.compute_ns)}
         send([self._frame(reply)])
 
+    def _infer(self, request_id: int, request: dict[str, Any], send: Send) -> None:
+        from ..tensors import datatype_of, to_raw  # numpy only when tensors are used
+
+        self._core.metadata()  # UNSUPPORTED_OP before decoding, for a model without tensors
+        inputs, datatypes = _tensors(request.get("inputs"))
+        result = infer(self._core, inputs, datatypes)
+        outputs = []
+        for name, array in result.outputs.items():
+            datatype = "BYTES" if array.dtype.kind in "OSU" else datatype_of(array)
+            outputs.append({"name": name, "datatype": datatype, "shape": list(array.shape),
+                            "data": to_raw(array, datatype)})
+        send([self._frame({"id": request_id, "outputs": outputs, "compute_ns": int(result.compute_ns)})])
+
+    def _metadata(self, request_id: int, request: dict[str, Any], send: Send) -> None:
+        send([self._frame({"id": request_id, "metadata": self._core.metadata()})])
+
     def _generate(self, request_id: int, request: dict[str, Any], send: Send) -> None:
         stream = request.get("stream", False)
         if stream is None:
@@ -118,6 +136,40 @@ class MsgpackSession:
         if stream:
             final["done"] = True
         send([self._frame(final)])
+
+
+_TENSOR_KEYS = frozenset({"name", "datatype", "shape", "data"})
+
+
+def _tensors(value: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """`inputs`: a list of `{"name", "datatype", "shape", "data": bin}` maps, as arrays (tensors.py)."""
+    from ..tensors import MAX_TENSORS, check_datatype, check_shape, from_raw
+
+    if type(value) is not list or not 1 <= len(value) <= MAX_TENSORS:
+        raise SidecarError("BAD_INPUT", f"Expected `inputs` to be a list of 1 to {MAX_TENSORS} tensors, got "
+                                        f"{_type_name(value) if type(value) is not list else f'{len(value)} tensors'}")
+    inputs: dict[str, Any] = {}
+    datatypes: dict[str, str] = {}
+    for i, tensor in enumerate(value):
+        if type(tensor) is not dict:
+            raise SidecarError("BAD_INPUT", f"Expected `inputs[{i}]` to be a map, got {_type_name(tensor)}")
+        keys = set(tensor)
+        if keys != _TENSOR_KEYS:
+            raise SidecarError("BAD_INPUT", f"Expected `inputs[{i}]` to have exactly name, datatype, shape and data; "
+                                            f"missing {sorted(_TENSOR_KEYS - keys)}, unknown {sorted(map(str, keys - _TENSOR_KEYS))}")
+        name = tensor["name"]
+        if type(name) is not str or not name:
+            raise SidecarError("BAD_INPUT", f"Expected `inputs[{i}].name` to be a non-empty string, got {_type_name(name)}")
+        if name in inputs:
+            raise SidecarError("BAD_INPUT", f"Expected each input name once, got `{name}` twice")
+        datatype = check_datatype(tensor["datatype"])
+        shape = check_shape(tensor["shape"])
+        data = tensor["data"]
+        if type(data) is not bytes:
+            raise SidecarError("BAD_INPUT", f"Expected `inputs[{i}].data` to be msgpack bin, got {_type_name(data)}")
+        inputs[name] = from_raw(name, datatype, shape, data)
+        datatypes[name] = datatype
+    return inputs, datatypes
 
 
 def _decode(body: bytes) -> dict[str, Any]:

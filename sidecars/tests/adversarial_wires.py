@@ -33,11 +33,16 @@ QUICK = {"prompt": "Tom", "sampling_steps": 8}  # a short greedy generation
 WIRE_FLAGS: dict[str, list[str]] = {
     "framed": ["--transport", "framed", "--max-connections", str(MAX_CONNECTIONS)],
     "msgpack": ["--transport", "msgpack", "--max-connections", str(MAX_CONNECTIONS)],
-    "http-sync": ["--transport", "http-json", "--http-worker", "sync", "--read-timeout-s", str(READ_TIMEOUT_S)],
+    "http-sync": ["--transport", "http-json", "--http-stack", "gunicorn-sync", "--read-timeout-s", str(READ_TIMEOUT_S)],
+    # --http-worker: the old spelling of --http-stack gunicorn-gthread, kept working
     "http-gthread": ["--transport", "http-json", "--http-worker", "gthread", "--read-timeout-s", str(READ_TIMEOUT_S)],
+    "http-uvicorn": ["--transport", "http-json", "--http-stack", "uvicorn", "--read-timeout-s", str(READ_TIMEOUT_S)],
+    "http-lean": ["--transport", "http-json", "--http-stack", "lean", "--read-timeout-s", str(READ_TIMEOUT_S)],
     "grpc-thread": ["--transport", "grpc", "--grpc-server", "thread"],
     "grpc-aio": ["--transport", "grpc", "--grpc-server", "aio"],
+    "grpc-aio-uvloop": ["--transport", "grpc", "--grpc-server", "aio-uvloop"],
 }
+HTTP_WIRES = ["http-sync", "http-gthread", "http-uvicorn", "http-lean"]
 MODEL_FLAGS: dict[str, list[str]] = {
     "echo": ["--model", "echo"],
     "cifar": ["--model", "cifar", "--device", "cpu", "--threads", "1"],
@@ -46,8 +51,8 @@ MODEL_FLAGS: dict[str, list[str]] = {
               "--cache-size", "2048"],
 }
 CLIENTS: dict[str, Callable[[str], Client]] = {
-    "framed": FramedClient, "msgpack": MsgpackClient, "http-sync": HttpClient, "http-gthread": HttpClient,
-    "grpc-thread": GrpcClient, "grpc-aio": GrpcClient,
+    "framed": FramedClient, "msgpack": MsgpackClient, **{wire: HttpClient for wire in HTTP_WIRES},
+    "grpc-thread": GrpcClient, "grpc-aio": GrpcClient, "grpc-aio-uvloop": GrpcClient,
 }
 
 

@@ -51,7 +51,7 @@ def test_socket_is_private(framed_unix: RunningSidecar) -> None:
     ("case", "wire", "code", "stays_open"),
     [
         ("zero length", struct.pack(">I", 0), "BAD_FRAME", True),
-        ("unknown type", framed(7, b"abc"), "UNKNOWN_TYPE", True),
+        ("unknown type", framed(9, b"abc"), "UNKNOWN_TYPE", True),
         ("classify of 3071 bytes", framed(1, bytes(3071)), "BAD_INPUT", True),
         ("classify on the echo model", framed(1, bytes(3072)), "UNSUPPORTED_OP", True),
         ("batch not a multiple of 3072", framed(2, bytes(3072 + 5)), "BAD_INPUT", True),

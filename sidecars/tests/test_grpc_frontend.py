@@ -26,7 +26,7 @@ from sidecars.frontends.grpc_server import ERROR_KEY, load_messages, serve
 from .conftest import REPO_ROOT, RunningSidecar, start_sidecar
 
 pb = load_messages()
-SERVERS = ["aio", "thread"]
+SERVERS = ["aio", "aio-uvloop", "thread"]
 LIMIT = 1024 * 1024
 
 

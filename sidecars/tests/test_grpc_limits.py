@@ -41,7 +41,7 @@ def settled_rss(pid: int, below: int, within_s: float) -> int:
     return rss
 
 
-@pytest.mark.parametrize("server", ["thread", "aio"])
+@pytest.mark.parametrize("server", ["thread", "aio", "aio-uvloop"])
 def test_a_client_that_stops_reading_holds_a_bounded_amount_and_it_is_given_back(tmp_path: Path,
                                                                                   server: str) -> None:
     path = tmp_path / "s.sock"

@@ -1,4 +1,5 @@
-"""The http-json front-end: the Flask app through Flask's test client, and real gunicorn starts and stops."""
+"""The http-json front-end: every route on every server stack (`--http-stack`, real processes and sockets,
+http_stacks.py), and real gunicorn starts and stops."""
 from __future__ import annotations
 
 import base64
@@ -11,166 +12,154 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
 from sidecars.address import Address
-from sidecars.cores.base import ClassifyResult, Core, GenerateEvent, GenerateRequest
-from sidecars.cores.echo import EchoCore
-from sidecars.frontends.http_app import create_app
 from sidecars.frontends.http_json import gunicorn_settings, release_openmp_pools
 
+from .conftest import RunningSidecar
+from .http_stacks import STACKS, Reply, exchange, start_stack
 from .wire import children
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 16384
 
 
-class FakeCore(Core):
-    """Classifies every image as its first byte mod 10 and generates the prompt's words."""
-
-    name = "fake"
-
-    def class_names(self) -> list[str]:
-        return [f"class{i}" for i in range(10)]
-
-    def classify(self, images: bytes) -> ClassifyResult:
-        return ClassifyResult(bytes(images[i] % 10 for i in range(0, len(images), 3072)), 1234)
-
-    def generate(self, request: GenerateRequest) -> Iterator[GenerateEvent]:
-        words = request.prompt.split()
-        for word in words:
-            if word == "boom":
-                raise RuntimeError("exploded mid-stream")
-            yield GenerateEvent(word + " ")
-        yield GenerateEvent("", done=True, stats={"output_tokens": len(words), "finish_reason": "length"})
+Served = Callable[[str, str], str]
 
 
-class BrokenCore(Core):
-    name = "broken"
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The address of (stack, test core) served for real (http_stacks.py), started on first use."""
+    started: dict[tuple[str, str], RunningSidecar] = {}
+    base = tmp_path_factory.mktemp("stacks")
 
-    def echo(self, payload: bytes) -> bytes:
-        raise RuntimeError("the model fell over")
+    def get(stack: str, core: str) -> str:
+        if (stack, core) not in started:
+            started[stack, core] = start_stack(stack, f"unix:{base}/{stack}-{core}.sock", core,
+                                               max_frame_bytes=LIMIT)
+        return started[stack, core].address
+
+    yield get
+    for sidecar in started.values():
+        sidecar.proc.send_signal(signal.SIGTERM)
+    exits = {key: sidecar.proc.wait(timeout=15) for key, sidecar in started.items()}
+    assert set(exits.values()) <= {0}, exits
 
 
-def client(core: Core | None = None) -> Any:
-    return create_app(core or EchoCore({}), LIMIT).test_client()
+def post(address: str, path: str, body: bytes | str) -> Reply:
+    return exchange(address, "POST", path, body.encode() if isinstance(body, str) else body)
 
 
-def body(response: Any) -> Any:
-    # json.loads, not get_json(): that reaches the app through a weak reference, gone with the client.
-    assert response.content_type == "application/json"
-    return json.loads(response.data)
-
-
-def error_of(response: Any) -> str:
-    return str(body(response)["error"]["code"])
+def body(reply: Reply) -> Any:
+    assert reply.headers["content-type"] == "application/json"
+    return reply.json()
 
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def test_echo_returns_the_prompt_string_unchanged() -> None:
+@pytest.mark.parametrize("stack", STACKS)
+def test_echo_returns_the_prompt_string_unchanged(served: Served, stack: str) -> None:
     for prompt in ["", "aGk=", b64(bytes(range(256))), "héllo ✓", "\ud800 lone surrogate"]:
-        response = client().post("/echo", data=json.dumps({"prompt": prompt}))
-        assert response.status_code == 200
-        assert body(response) == {"echo_prompt": prompt}
+        reply = post(served(stack, "echo"), "/echo", json.dumps({"prompt": prompt}))
+        assert reply.status == 200
+        assert body(reply) == {"echo_prompt": prompt}
 
 
-@pytest.mark.parametrize(
-    "path, body, status, code",
-    [
-        ("/echo", b'{"prompt": ', 400, "BAD_INPUT"),  # malformed JSON
-        ("/echo", b"[1, 2]", 400, "BAD_INPUT"),  # not an object
-        ("/echo", b"\xff\xfe", 400, "BAD_INPUT"),  # not UTF-8
-        ("/echo", b'{"prompt": 5}', 400, "BAD_INPUT"),
-        ("/classify", b'{"image": 12}', 400, "BAD_INPUT"),
-        ("/classify", b'{"image": "not base64!"}', 400, "BAD_INPUT"),
-        ("/classify", json.dumps({"image": b64(bytes(3071))}).encode(), 400, "BAD_INPUT"),
-        ("/classify_batch", json.dumps({"images": b64(bytes(3073))}).encode(), 400, "BAD_INPUT"),
-        ("/prompt", b'{"prompt": "x", "stream": 1}', 400, "BAD_INPUT"),
-        ("/prompt", b'{"prompt": "x", "top_k": -1}', 400, "BAD_INPUT"),
-        ("/echo", json.dumps({"prompt": "x" * LIMIT}).encode(), 413, "FRAME_TOO_LARGE"),
-        ("/nope", b"{}", 404, "UNKNOWN_TYPE"),
-    ],
-    ids=["malformed JSON", "not an object", "not UTF-8", "prompt: 5", "image: 12", "invalid base64",
-         "image of 3071 bytes", "images of 3073 bytes", "stream: 1", "top_k: -1", "over the limit", "unknown route"],
-)
-def test_bad_requests_get_the_one_error_shape(path: str, body: bytes, status: int, code: str) -> None:
-    response = client(FakeCore()).post(path, data=body)
-    assert response.status_code == status
-    assert error_of(response) == code
+BAD_REQUESTS = [
+    ("/echo", b'{"prompt": ', 400, "BAD_INPUT"),  # malformed JSON
+    ("/echo", b"[1, 2]", 400, "BAD_INPUT"),  # not an object
+    ("/echo", b"\xff\xfe", 400, "BAD_INPUT"),  # not UTF-8
+    ("/echo", b'{"prompt": 5}', 400, "BAD_INPUT"),
+    ("/classify", b'{"image": 12}', 400, "BAD_INPUT"),
+    ("/classify", b'{"image": "not base64!"}', 400, "BAD_INPUT"),
+    ("/classify", json.dumps({"image": b64(bytes(3071))}).encode(), 400, "BAD_INPUT"),
+    ("/classify_batch", json.dumps({"images": b64(bytes(3073))}).encode(), 400, "BAD_INPUT"),
+    ("/prompt", b'{"prompt": "x", "stream": 1}', 400, "BAD_INPUT"),
+    ("/prompt", b'{"prompt": "x", "top_k": -1}', 400, "BAD_INPUT"),
+    ("/echo", json.dumps({"prompt": "x" * LIMIT}).encode(), 413, "FRAME_TOO_LARGE"),
+    ("/nope", b"{}", 404, "UNKNOWN_TYPE"),
+]
+BAD_IDS = ["malformed JSON", "not an object", "not UTF-8", "prompt: 5", "image: 12", "invalid base64",
+           "image of 3071 bytes", "images of 3073 bytes", "stream: 1", "top_k: -1", "over the limit", "unknown route"]
 
 
-def test_wrong_method_is_405_with_allow() -> None:
-    response = client().get("/echo")
-    assert response.status_code == 405
-    assert error_of(response) == "UNKNOWN_TYPE"
-    assert "POST" in response.headers["Allow"]
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("path, body_, status, code", BAD_REQUESTS, ids=BAD_IDS)
+def test_bad_requests_get_the_one_error_shape(served: Served, stack: str, path: str, body_: bytes, status: int,
+                                              code: str) -> None:
+    reply = post(served(stack, "fake"), path, body_)
+    assert (reply.status, reply.code()) == (status, code)
 
 
-def test_unsupported_op_is_501_and_model_failure_is_500() -> None:
+@pytest.mark.parametrize("stack", STACKS)
+def test_wrong_method_is_405_with_allow(served: Served, stack: str) -> None:
+    reply = exchange(served(stack, "echo"), "GET", "/echo")
+    assert (reply.status, reply.code()) == (405, "UNKNOWN_TYPE")
+    assert "POST" in reply.headers["allow"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_unsupported_op_is_501_and_model_failure_is_500(served: Served, stack: str) -> None:
     image = json.dumps({"image": b64(bytes(3072))})
-    assert error_of(client().post("/classify", data=image)) == "UNSUPPORTED_OP"
-    assert client().post("/classify", data=image).status_code == 501
-    assert client().post("/prompt", data='{"prompt": "x", "stream": true}').status_code == 501
-    response = client(BrokenCore()).post("/echo", data='{"prompt": "x"}')
-    assert (response.status_code, error_of(response)) == (500, "MODEL_ERROR")
+    reply = post(served(stack, "echo"), "/classify", image)
+    assert (reply.status, reply.code()) == (501, "UNSUPPORTED_OP")
+    assert post(served(stack, "echo"), "/prompt", '{"prompt": "x", "stream": true}').status == 501
+    reply = post(served(stack, "broken"), "/echo", '{"prompt": "x"}')
+    assert (reply.status, reply.code()) == (500, "MODEL_ERROR")
 
 
-def test_classify_and_classify_batch() -> None:
+@pytest.mark.parametrize("stack", STACKS)
+def test_classify_and_classify_batch(served: Served, stack: str) -> None:
     images = bytes([3]) + bytes(3071) + bytes([7]) + bytes(3071)
-    single = client(FakeCore()).post("/classify", data=json.dumps({"image": b64(images[:3072])}))
+    single = post(served(stack, "fake"), "/classify", json.dumps({"image": b64(images[:3072])}))
     assert body(single) == {"label": 3, "class": "class3", "compute_ns": 1234}
-    batch = client(FakeCore()).post("/classify_batch", data=json.dumps({"images": b64(images)}))
+    batch = post(served(stack, "fake"), "/classify_batch", json.dumps({"images": b64(images)}))
     assert body(batch) == {"labels": [3, 7], "compute_ns": 1234}
 
 
-def test_prompt_whole_and_streamed() -> None:
-    whole = client(FakeCore()).post("/prompt", data='{"prompt": "a b c", "sampling_steps": 3}')
+@pytest.mark.parametrize("stack", STACKS)
+def test_prompt_whole_and_streamed(served: Served, stack: str) -> None:
+    whole = post(served(stack, "fake"), "/prompt", '{"prompt": "a b c", "sampling_steps": 3}')
     assert body(whole) == {"response": "a b c ", "stats": {"output_tokens": 3, "finish_reason": "length"}}
-    streamed = client(FakeCore()).post("/prompt", data='{"prompt": "a b", "stream": true}')
-    assert streamed.status_code == 200
-    assert streamed.content_type == "text/event-stream"
-    events = [json.loads(chunk[len("data: "):]) for chunk in streamed.get_data(as_text=True).split("\n\n") if chunk]
+    streamed = post(served(stack, "fake"), "/prompt", '{"prompt": "a b", "stream": true}')
+    assert streamed.status == 200
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    events = streamed.events()
     assert events[:2] == [{"token": "a "}, {"token": "b "}]
     assert events[2] == {"response": "a b ", "stats": {"output_tokens": 2, "finish_reason": "length"}, "done": True}
 
 
-class StepsCore(Core):
-    """Answers with the sampling_steps it was asked for."""
-
-    name = "steps"
-
-    def generate(self, request: GenerateRequest) -> Iterator[GenerateEvent]:
-        yield GenerateEvent(str(request.sampling_steps), done=True)
-
-
+@pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize(("given", "steps"), [(8, "8"), (8.0, "8"), ("8", "8"), (" 16 ", "16"), (None, "128")])
-def test_prompt_takes_sampling_steps_as_the_idea_does(given: Any, steps: str) -> None:
+def test_prompt_takes_sampling_steps_as_the_idea_does(served: Served, stack: str, given: Any, steps: str) -> None:
     # The idea's server reads `int(request.json.get("sampling_steps", 128))`: "8" and 8.0 work there too.
-    response = client(StepsCore()).post("/prompt", data=json.dumps({"prompt": "x", "sampling_steps": given}))
-    assert response.status_code == 200
-    assert body(response)["response"] == steps
+    reply = post(served(stack, "steps"), "/prompt", json.dumps({"prompt": "x", "sampling_steps": given}))
+    assert reply.status == 200
+    assert body(reply)["response"] == steps
 
 
+@pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("given", [8.5, "8.0", "eight", "", True, [8], {"n": 8}, float("inf")])
-def test_prompt_refuses_other_sampling_steps_with_bad_input(given: Any) -> None:
-    response = client(StepsCore()).post("/prompt", data=json.dumps({"prompt": "x", "sampling_steps": given}))
-    assert (response.status_code, error_of(response)) == (400, "BAD_INPUT")
+def test_prompt_refuses_other_sampling_steps_with_bad_input(served: Served, stack: str, given: Any) -> None:
+    reply = post(served(stack, "steps"), "/prompt", json.dumps({"prompt": "x", "sampling_steps": given}))
+    assert (reply.status, reply.code()) == (400, "BAD_INPUT")
 
 
-def test_a_failure_mid_stream_is_the_last_event() -> None:
-    streamed = client(FakeCore()).post("/prompt", data='{"prompt": "a boom", "stream": true}')
-    events = [json.loads(chunk[len("data: "):]) for chunk in streamed.get_data(as_text=True).split("\n\n") if chunk]
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_failure_mid_stream_is_the_last_event(served: Served, stack: str) -> None:
+    events = post(served(stack, "fake"), "/prompt", '{"prompt": "a boom", "stream": true}').events()
     assert events[0] == {"token": "a "}
     assert events[-1]["error"]["code"] == "MODEL_ERROR"
 
 
-def test_healthz() -> None:
-    assert body(client(FakeCore()).get("/healthz")) == {"status": "ok", "model": "fake"}
+@pytest.mark.parametrize("stack", STACKS)
+def test_healthz(served: Served, stack: str) -> None:
+    assert body(exchange(served(stack, "fake"), "GET", "/healthz")) == {"status": "ok", "model": "fake"}
 
 
 def test_gunicorn_settings_per_setup() -> None:
@@ -185,10 +174,12 @@ def test_gunicorn_settings_per_setup() -> None:
         gunicorn_settings(Address("tcp", host="127.0.0.1", port=0), {"http_worker": "eventlet"})
 
 
-def start(listen: str, worker: str, *extra: str, model: str = "echo") -> tuple[subprocess.Popen[str], dict[str, Any]]:
+def start(listen: str, stack: str, *extra: str, model: str = "echo") -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """A sidecar on `stack`; `sync` and `gthread` are named with --http-worker, their old spelling."""
+    flag = "--http-worker" if stack in ("sync", "gthread") else "--http-stack"
     proc = subprocess.Popen(
         [sys.executable, "-m", "sidecars", "--model", model, "--transport", "http-json", "--listen", listen,
-         "--http-worker", worker, *extra],
+         flag, stack, *extra],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
@@ -216,17 +207,20 @@ def gone(pid: int) -> bool:
         return True
 
 
-@pytest.mark.parametrize("worker", ["sync", "gthread"])
-def test_real_gunicorn_unix_start_serve_and_sigterm(tmp_path: Path, worker: str) -> None:
+@pytest.mark.parametrize("stack", ["sync", "gthread", "uvicorn", "lean"])
+def test_real_stack_unix_start_serve_and_sigterm(tmp_path: Path, stack: str) -> None:
     path = tmp_path / "s.sock"
-    proc, ready = start(f"unix:{path}", worker)
+    proc, ready = start(f"unix:{path}", stack)
     try:
         assert ready["address"] == f"unix:{path}" and ready["pid"] == proc.pid
+        gunicorn = stack in ("sync", "gthread")
+        assert ready["http_stack"] == (f"gunicorn-{stack}" if gunicorn else stack)
+        assert ready.get("http_worker") == (stack if gunicorn else None)
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         reply = http_get(socket.AF_UNIX, str(path), "/healthz")
         assert reply.startswith(b"HTTP/1.1 200") and b'"status":"ok"' in reply
         workers = children(proc.pid)
-        assert len(workers) == 1
+        assert len(workers) == (1 if gunicorn else 0)  # gunicorn's one worker; the others fork none
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
         assert not path.exists()
@@ -237,8 +231,9 @@ def test_real_gunicorn_unix_start_serve_and_sigterm(tmp_path: Path, worker: str)
             proc.kill()
 
 
-def test_real_gunicorn_tcp_port_0_reports_the_real_port_and_sigint_stops_it() -> None:
-    proc, ready = start("tcp:127.0.0.1:0", "gthread")
+@pytest.mark.parametrize("stack", ["gthread", "uvicorn", "lean"])
+def test_real_stack_tcp_port_0_reports_the_real_port_and_sigint_stops_it(stack: str) -> None:
+    proc, ready = start("tcp:127.0.0.1:0", stack)
     try:
         host, port = ready["address"][len("tcp:"):].rsplit(":", 1)
         assert host == "127.0.0.1" and int(port) > 0
@@ -303,7 +298,7 @@ def fork_and_compute(torch: Any, conv: Any) -> None:
     pytest.fail("the forked child hung on its first parallel region")
 
 
-@pytest.mark.parametrize("worker", ["sync", "gthread"])
+@pytest.mark.parametrize("worker", ["sync", "gthread", "uvicorn", "lean"])
 def test_cifar_with_two_torch_threads_serves_and_stops_promptly(tmp_path: Path, worker: str) -> None:
     pytest.importorskip("torch")
     from sidecars.cores.cifar import DEFAULT_WEIGHTS

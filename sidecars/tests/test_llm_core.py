@@ -199,3 +199,17 @@ def test_float16_runs_or_is_refused_at_load_with_the_dtype_named() -> None:
         assert "`dtype`" in str(exc) and "'float16'" in str(exc)
     else:
         assert core.info()["dtype"] == "float16"
+
+
+def test_infer_is_a_whole_generation_of_the_default_length(stories: GemmaCore) -> None:
+    import numpy as np
+
+    prompt = np.array(["Once upon a time".encode()], dtype=object)
+    result = stories.infer({"text_input": prompt})
+    text, events = run(stories, "Once upon a time", gemma.INFER_SAMPLING_STEPS)
+    assert result.outputs["text_output"].tolist() == [text.encode("utf-8")]  # greedy: the same text
+    assert result.compute_ns > 0 and events[-1].done
+    assert stories.metadata()["inputs"] == [{"name": "text_input", "datatype": "BYTES", "shape": [1]}]
+    with pytest.raises(SidecarError) as info:
+        stories.infer({"text_input": np.array([b"\xff\xfe"], dtype=object)})
+    assert info.value.code == "BAD_INPUT" and "UTF-8" in info.value.message
