@@ -39,7 +39,7 @@ export function summarizeCell(cell: CellResult): string {
   for (const [k, v] of Object.entries(cell.metrics)) if (v !== null && ['images_per_s', 'accuracy', 'tokens_per_s', 'achieved_rps'].includes(k)) parts.push(`${k} ${v.toFixed(k === 'accuracy' ? 4 : 1)}`);
   if (cell.errors > 0) parts.push(`${cell.errors} errors`);
   if (cell.floor !== undefined) parts.push(`${cell.floor.estimate.toFixed(2)}x ${cell.floor.floor}${cell.floor.belowFloor ? ' (BELOW ITS FLOOR)' : ''}`);
-  if (cell.overhead !== undefined) parts.push(`overhead ${us(cell.overhead.estimate)} (${cell.overhead.pct.toFixed(1)}%)`);
+  if (cell.overhead !== undefined) parts.push(`overhead ${us(cell.overhead.estimate)} ${cell.overhead.pct === undefined ? '' : ` (${cell.overhead.pct.toFixed(1)}%)`}`);
   if (cell.stable === false) parts.push(`unstable: ${cell.unstableReason ?? 'unknown'}`);
   return parts.join(', ');
 }

@@ -115,8 +115,8 @@ export interface FloorComparison extends IntervalEstimate {
 export interface OverheadEstimate extends IntervalEstimate {
   /** The model's compute time per request (median over rounds), µs. */
   readonly computeUs: number;
-  /** `estimate / computeUs * 100`. */
-  readonly pct: number;
+  /** `estimate / computeUs * 100`; absent when the model took no time (computeUs 0: nothing to be a % of). */
+  readonly pct?: number;
   /**
    * `reply`: latency minus the compute time each reply carried, per request; `in-process`: the
    * cell's p50 minus the in-process model's compute time in the same round (its p50 when it reports

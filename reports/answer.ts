@@ -118,7 +118,7 @@ const modelTimeUs = (floor: CellResult): number => floor.overhead?.computeUs ?? 
 
 function addedCost(c: CellResult, floor: CellResult | undefined): AddedCost | undefined {
   const o = c.overhead;
-  if (o !== undefined) return { estimate: o.estimate, low: o.low, high: o.high, rounds: o.rounds, over: 'model compute', pct: o.pct };
+  if (o !== undefined) return { estimate: o.estimate, low: o.low, high: o.high, rounds: o.rounds, over: 'model compute', ...(o.pct === undefined ? {} : { pct: o.pct }) };
   if (floor === undefined || floor.id === c.id) return undefined;
   const interval = medianInterval(perRoundDifferences(perRound(c), perRound(floor)));
   if (interval === undefined) return undefined;

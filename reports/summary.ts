@@ -66,7 +66,7 @@ export function summaryRow(cell: CellResult): SummaryRow {
     p50,
     p99: formatDuration(l?.p99Us),
     floor: f === undefined ? '' : `${formatRatio(f.estimate, f.low, f.high)} × ${f.floor}`,
-    overhead: o === undefined ? '' : `${formatDurationInterval(o.estimate, o.low, o.high)}, ${o.pct.toFixed(1)}%`,
+    overhead: o === undefined ? '' : `${formatDurationInterval(o.estimate, o.low, o.high)}, ${o.pct === undefined ? 'no model time' : `${o.pct.toFixed(1)}%`}`,
     throughput: formatCount(cell.throughputRps),
     stable: cell.stable === undefined ? '' : cell.stable ? 'yes' : `no: ${cell.unstableReason ?? 'unknown'}`,
     belowFloor: f?.belowFloor === true,

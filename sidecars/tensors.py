@@ -120,6 +120,9 @@ def from_json(name: str, datatype: str, shape: Sequence[int], data: Any) -> np.n
     BYTES, strings. NaN and infinities are not JSON and never arrive here."""
     dtype = DATATYPES[check_datatype(datatype)]
     count = element_count(check_shape(list(shape)))
+    fast = None if dtype is None else _flat_numbers(data, dtype, count)
+    if fast is not None:
+        return fast.reshape(shape)
     flat = list(_flatten(name, data))
     if len(flat) != count:
         raise bad(f"Expected {count} elements for input `{name}` ({datatype} {list(shape)}), got {len(flat)}")
@@ -141,6 +144,27 @@ def from_json(name: str, datatype: str, shape: Sequence[int], data: Any) -> np.n
         return np.asarray(flat, dtype=dtype).reshape(shape)
     except OverflowError as exc:
         raise bad(f"An element of input `{name}` is out of range for {datatype}") from exc
+
+
+# The element types each kind of datatype takes from JSON, without a look at the values.
+_PLAIN = {"b": {bool}, "i": {int}, "u": {int}, "f": {int, float}}
+
+
+def _flat_numbers(data: Any, dtype: np.dtype[Any], count: int) -> np.ndarray | None:
+    """The common case, a flat list of plain numbers of the right kind, converted in C (a Python
+    check per element cost 21 of 38 ms for 64 KiB of UINT8). None sends anything else (nesting,
+    integral floats for an integer type, values out of range, wrong types) to the exact checks."""
+    if not isinstance(data, list) or len(data) != count or not set(map(type, data)) <= _PLAIN[dtype.kind]:
+        return None
+    try:
+        values = np.array(data)
+    except (OverflowError, ValueError):
+        return None
+    if dtype.kind in "iu" and count:
+        info = np.iinfo(dtype)
+        if values.dtype.kind not in "iu" or values.min() < info.min or values.max() > info.max:
+            return None
+    return values.astype(dtype)
 
 
 def to_json(array: np.ndarray, datatype: str) -> list[Any]:

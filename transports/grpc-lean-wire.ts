@@ -25,7 +25,15 @@ export function createMessageParser(maxBytes: number, onMessage: (message: Buffe
   let pending: Buffer = Buffer.alloc(0);
   return {
     push(chunk) {
-      pending = pending.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([pending, chunk]);
+      if (pending.length === 0) {
+        const view = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        // The common case, one whole message in one DATA chunk: handed on as a view, no copy.
+        if (view.length >= PREFIX_BYTES && view[0] === 0 && view.length === PREFIX_BYTES + view.readUInt32BE(1) && view.length - PREFIX_BYTES <= maxBytes) {
+          onMessage(view.subarray(PREFIX_BYTES));
+          return;
+        }
+        pending = view;
+      } else pending = Buffer.concat([pending, chunk]);
       while (pending.length >= PREFIX_BYTES) {
         const flag = pending[0];
         const length = pending.readUInt32BE(1);

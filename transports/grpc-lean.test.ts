@@ -36,6 +36,15 @@ describe('gRPC message framing', () => {
     expect(() => createMessageParser(1024, () => undefined).push(Buffer.from([1, 0, 0, 0, 0]))).toThrow(expect.objectContaining({ code: 'PROTOCOL_ERROR' }));
   });
 
+  it('hands on a message that came whole in one chunk as a view (no copy), with the same limits', () => {
+    const one = frameMessage(Buffer.alloc(300, 9));
+    const out: Buffer[] = [];
+    createMessageParser(300, (m) => out.push(m)).push(one);
+    expect([out.length, out[0]?.length, out[0]?.buffer === one.buffer]).toEqual([1, 300, true]);
+    expect(() => createMessageParser(299, () => undefined).push(one)).toThrow(expect.objectContaining({ code: 'FRAME_TOO_LARGE' }));
+    expect(() => createMessageParser(1024, () => undefined).push(Buffer.concat([Buffer.of(1), one.subarray(1)]))).toThrow(expect.objectContaining({ code: 'PROTOCOL_ERROR' }));
+  });
+
   it('writes deadlines in at most 8 digits, never shorter, and reads percent-encoded messages', () => {
     expect(grpcTimeout(300)).toBe('300m');
     expect(grpcTimeout(12.2)).toBe('13m');

@@ -15,6 +15,7 @@ import { ERROR_CODE_KEY, type GrpcMethod } from './grpc-proto.js';
 import type { GrpcCalls } from './grpc-ops.js';
 import { createMessageParser, decodeGrpcMessage, frameMessage, grpcTimeout, statusOfHttp } from './grpc-lean-wire.js';
 import { codeForStatus } from './grpc-status.js';
+import { createDeadlines } from './deadlines.js';
 import type { TransportOptions } from './types.js';
 
 type Session = http2.ClientHttp2Session;
@@ -78,6 +79,12 @@ export async function connectLeanHttp2(options: TransportOptions): Promise<GrpcC
     first.once('close', onClose);
   });
 
+  // Per call, only what changes: the path. Node copies the headers object into its own list anyway.
+  const deadline = grpcTimeout(timeoutMs);
+  const headersOf = (path: string): http2.OutgoingHttpHeaders => ({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': deadline });
+  // One timer for every call's deadline (deadlines.ts), not a setTimeout + clearTimeout per call.
+  const deadlines = createDeadlines(timeoutMs);
+
   /** One call: the request message out, `onMessage` per reply message, settled by the call's status. */
   function call(method: GrpcMethod, argument: object, onMessage: (message: Buffer) => void): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -93,13 +100,7 @@ export async function connectLeanHttp2(options: TransportOptions): Promise<GrpcC
       }
       let stream: http2.ClientHttp2Stream;
       try {
-        stream = current().request({
-          ':method': 'POST',
-          ':path': method.path,
-          'content-type': 'application/grpc',
-          te: 'trailers',
-          'grpc-timeout': grpcTimeout(timeoutMs),
-        });
+        stream = current().request(headersOf(method.path));
       } catch (error) {
         return reject(fromStreamError(error));
       }
@@ -107,12 +108,12 @@ export async function connectLeanHttp2(options: TransportOptions): Promise<GrpcC
       const settle = (error?: HarnessError): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        timer.clear();
         if (error === undefined) return resolve();
         if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
         reject(error);
       };
-      const timer = setTimeout(() => settle(new HarnessError('TIMEOUT', `Expected ${method.path} to end within ${timeoutMs} ms, got no status`)), timeoutMs);
+      const timer = deadlines.start(() => settle(new HarnessError('TIMEOUT', `Expected ${method.path} to end within ${timeoutMs} ms, got no status`)));
       let status: number | undefined;
       let details = '';
       let sent: string | undefined;
@@ -123,6 +124,16 @@ export async function connectLeanHttp2(options: TransportOptions): Promise<GrpcC
         status = /^\d+$/.test(value) ? Number(value) : NaN;
         details = decodeGrpcMessage(single(headers['grpc-message']) ?? '');
         sent = single(headers[ERROR_CODE_KEY]);
+      };
+      /** The outcome, once the status and every DATA byte are here: at 'end' or 'close', whichever comes first. */
+      const conclude = (): void => {
+        if (settled) return;
+        if (status === undefined && httpStatus !== undefined && httpStatus !== 200) status = statusOfHttp(httpStatus);
+        if (status === undefined) return settle(new HarnessError('SIDECAR_CLOSED', `${method.path} ended with no gRPC status (stream reset ${stream.rstCode ?? 'none'})`));
+        if (Number.isNaN(status)) return settle(new HarnessError('PROTOCOL_ERROR', `Expected a numeric grpc-status from ${method.path}`));
+        if (status !== 0) return settle(new HarnessError(codeForStatus(status, details, sent), details === '' ? `${method.path} ended with gRPC status ${status}` : details, { details: { grpcStatus: status } }));
+        if (parser.pendingBytes() > 0) return settle(new HarnessError('PROTOCOL_ERROR', `${method.path} ended in the middle of a message`));
+        settle();
       };
       const parser = createMessageParser(maxFrameBytes, onMessage);
       stream.on('response', (headers) => {
@@ -141,14 +152,11 @@ export async function connectLeanHttp2(options: TransportOptions): Promise<GrpcC
         }
       });
       stream.on('error', (error) => settle(fromStreamError(error)));
-      stream.on('close', () => {
-        if (status === undefined && httpStatus !== undefined && httpStatus !== 200) status = statusOfHttp(httpStatus);
-        if (status === undefined) return settle(new HarnessError('SIDECAR_CLOSED', `${method.path} ended with no gRPC status (stream reset ${stream.rstCode ?? 'none'})`));
-        if (Number.isNaN(status)) return settle(new HarnessError('PROTOCOL_ERROR', `Expected a numeric grpc-status from ${method.path}`));
-        if (status !== 0) return settle(new HarnessError(codeForStatus(status, details, sent), details === '' ? `${method.path} ended with gRPC status ${status}` : details, { details: { grpcStatus: status } }));
-        if (parser.pendingBytes() > 0) return settle(new HarnessError('PROTOCOL_ERROR', `${method.path} ended in the middle of a message`));
-        settle();
+      // 'end' comes after the trailers (the END_STREAM flag is on them): settling here saves the ticks to 'close'.
+      stream.on('end', () => {
+        if (status !== undefined) conclude();
       });
+      stream.on('close', conclude);
       stream.end(frameMessage(message));
     });
   }
@@ -173,6 +181,7 @@ export async function connectLeanHttp2(options: TransportOptions): Promise<GrpcC
     },
     close() {
       closed = true;
+      deadlines.stop();
       session?.destroy();
       session = undefined;
     },

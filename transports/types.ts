@@ -19,8 +19,11 @@ export type HttpStack = (typeof HTTP_STACKS)[number];
 /** The old `--http-worker` spelling of the gunicorn stacks. */
 export const HTTP_STACK_OF_SETUP: Readonly<Record<HttpSetup, HttpStack>> = { sync: 'gunicorn-sync', gthread: 'gunicorn-gthread' };
 
-/** The Node HTTP client library an http-json transport speaks through (transports/http-clients/). */
-export const HTTP_CLIENTS = ['undici', 'fetch', 'node-http'] as const;
+/**
+ * The Node HTTP client library an http-json transport speaks through (transports/http-clients/):
+ * `lean` is our own minimal HTTP/1.1 client on node:net, the protocol's floor in Node.
+ */
+export const HTTP_CLIENTS = ['undici', 'fetch', 'node-http', 'lean'] as const;
 export type HttpClientName = (typeof HTTP_CLIENTS)[number];
 
 /** The grpc sidecar's server (`--grpc-server`): grpcio's thread pool, its asyncio API, or asyncio on uvloop. */

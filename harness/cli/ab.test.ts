@@ -128,8 +128,9 @@ describe('sidecar-bench ab', () => {
     const framed = verdict(record, 'framed');
     expect(framed).toMatchObject({ gated: true, verdict: 'regressed', significant: true });
     expect(framed?.ratio?.low ?? 0).toBeGreaterThan(1.5);
-    expect(framed?.headUs ?? 0).toBeGreaterThan(100);
-    expect(framed?.baseUs ?? Infinity).toBeLessThan(100);
+    // Only the head has the 100 us busy-wait: had both sides got it, the two would be alike. (No
+    // absolute bound on the base: on a loaded machine its echo alone can take over 100 us.)
+    expect((framed?.headUs ?? 0) - (framed?.baseUs ?? Infinity)).toBeGreaterThan(80);
     expect(ab.stdout).toContain('**FAIL**: 1 of 1 gated cells regressed or failed.');
   }, 120_000);
 

@@ -86,6 +86,14 @@ describe('round figures', () => {
     expect(o.computeUs).toBeGreaterThan(2000);
     expect(overheadFromReplies(cell)).toBeUndefined();
   });
+
+  it('gives no % of model time for a model that takes none (echo), where it would be Infinity', () => {
+    const rounds = DRIFT.map((f, r) => roundStat(block(r, [40 * f, 50 * f, 60 * f], { computeUs: [0, 0, 0] }), 'p50'));
+    const o = overheadFromReplies(rounds)!;
+    expect(o.computeUs).toBe(0);
+    expect(o.estimate).toBeGreaterThan(0);
+    expect(o.pct).toBeUndefined();
+  });
 });
 
 describe('the stability rule', () => {

@@ -54,12 +54,17 @@ export function compareToFloor(cell: readonly RoundStat[], floor: readonly Round
   return { ...estimate(interval), ...at, belowFloor: at.strict && interval.covered && interval.high < 1 };
 }
 
+/** `pct` only where the model took time: a model that computes nothing (echo) has no % of model time. */
+function percentOf(overheadUs: number, computeUs: number): { pct?: number } {
+  return computeUs > 0 ? { pct: (overheadUs / computeUs) * 100 } : {};
+}
+
 /** Overhead from replies that carried the model's compute time: per request, latency minus compute. */
 export function overheadFromReplies(cell: readonly RoundStat[]): OverheadEstimate | undefined {
   const interval = medianInterval([...byRound(cell, (s) => s.overheadP50Us).values()]);
   const compute = medianInterval([...byRound(cell, (s) => s.computeP50Us).values()]);
   if (interval === undefined || compute === undefined) return undefined;
-  return { ...estimate(interval), computeUs: compute.estimate, pct: (interval.estimate / compute.estimate) * 100, source: 'reply' };
+  return { ...estimate(interval), computeUs: compute.estimate, ...percentOf(interval.estimate, compute.estimate), source: 'reply' };
 }
 
 /** Overhead against the in-process model in the same rounds: the cell's p50 minus the model's. */
@@ -68,7 +73,7 @@ export function overheadAgainst(cell: readonly RoundStat[], inProcess: readonly 
   const interval = medianInterval(perRoundDifferences(byRound(cell, (s) => s.p50Us), model));
   const compute = medianInterval([...model.values()]);
   if (interval === undefined || compute === undefined) return undefined;
-  return { ...estimate(interval), computeUs: compute.estimate, pct: (interval.estimate / compute.estimate) * 100, source: 'in-process' };
+  return { ...estimate(interval), computeUs: compute.estimate, ...percentOf(interval.estimate, compute.estimate), source: 'in-process' };
 }
 
 export interface Stability {

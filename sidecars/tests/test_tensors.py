@@ -150,6 +150,27 @@ def test_json_form() -> None:
             from_json("x", "INT8", [4] if len(data) == 4 else [4], data)
 
 
+@pytest.mark.parametrize("datatype,data", [
+    ("UINT8", [0, 255, 7]), ("INT64", [-2**63, 2**63 - 1, 0]), ("UINT64", [2**64 - 1, 0, 1]),
+    ("FP32", [1, 2.5, -3]), ("FP64", [1e300, -0.0, 2]), ("BOOL", [True, False, True]), ("INT16", [1.0, 2, 3]),
+])
+def test_json_flat_lists_decode_as_nested_ones_do(datatype: str, data: list[object]) -> None:
+    """The fast path for flat lists gives what the element-by-element path gives (nesting takes it)."""
+    flat = from_json("x", datatype, [3], data)
+    nested = from_json("x", datatype, [3, 1], [[v] for v in data])
+    assert flat.dtype == nested.dtype and flat.tolist() == nested.reshape(3).tolist()
+
+
+@pytest.mark.parametrize("datatype,data", [
+    ("UINT8", [0, 256, 1]), ("UINT8", [-1, 0, 1]), ("INT8", [True, 1, 2]), ("UINT64", [2**64, 0, 1]),
+    ("INT64", [2**63, 0, 1]), ("FP32", [True, 1.0, 2.0]), ("BOOL", [1, 0, 1]), ("INT32", [1.5, 2, 3]), ("FP64", ["1", 2, 3]),
+])
+def test_json_flat_lists_refuse_what_nested_ones_refuse(datatype: str, data: list[object]) -> None:
+    with pytest.raises(SidecarError) as info:
+        from_json("x", datatype, [3], data)
+    assert info.value.code == "BAD_INPUT"
+
+
 def test_coalesce_joins_small_buffers_and_keeps_large_ones_apart() -> None:
     big = b"\x00" * 70_000
     assert coalesce([b"a", b"b", big, b"c"]) == [b"ab", big, b"c"]

@@ -9,6 +9,7 @@ export const HTTP_CLIENT_FACTORIES = {
   undici: async () => (await import('./undici.js')).createUndiciClient,
   fetch: async () => (await import('./fetch.js')).createFetchClient,
   'node-http': async () => (await import('./node-http.js')).createNodeHttpClient,
+  lean: async () => (await import('./lean.js')).createLeanClient,
 } satisfies Record<HttpClientName, () => Promise<HttpClientFactory>>;
 
 export async function loadHttpClient(name: HttpClientName): Promise<HttpClientFactory> {
