@@ -165,11 +165,12 @@ export const QUICK: Partial<BenchOptions> = {
   samplingSteps: [8],
   batchSizes: [64],
   limit: 300,
-  // The idea's stacks and the fastest (issue 15), so the report's ladder has every step. undici is
-  // the idea's client and the fastest measured here (lean stack, 3 KiB: undici 5.3-7.2x framed,
-  // node-http 8.5-10.2x, fetch 17-23x; 2-core VM, load ~3, `run --suite echo --http-stacks lean --http-clients undici,fetch,node-http`).
+  // The idea's stacks and the fastest (issue 15), so the report's ladder has every step: undici is
+  // the client most deploy, lean the fastest measured here (lean stack, 3 KiB, p50 x framed: lean
+  // 4.0-4.3x, undici 5.4-6.0x, node-http 8.0-9.3x, fetch 15-17x; 2-core VM, load 0.8-2.1,
+  // `npx tsx transports/bench/http-clients.bench.ts`).
   httpStacks: ['gunicorn-gthread', 'lean'],
-  httpClients: ['undici'],
+  httpClients: ['undici', 'lean'],
   grpcServers: ['thread', 'aio-uvloop'],
   grpcClients: ['grpc-js', 'lean-http2'],
 };

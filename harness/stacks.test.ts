@@ -24,7 +24,7 @@ describe('stacks and clients in the config', () => {
     const plain = resolveConfig({});
     expect([plain.httpStacks, plain.httpClients, plain.grpcServers, plain.grpcClients]).toEqual([['gunicorn-sync', 'gunicorn-gthread'], ['undici'], ['thread'], ['grpc-js']]);
     const quick = resolveConfig({ quick: true });
-    expect([quick.httpStacks, quick.httpClients, quick.grpcServers, quick.grpcClients]).toEqual([['gunicorn-gthread', 'lean'], ['undici'], ['thread', 'aio-uvloop'], ['grpc-js', 'lean-http2']]);
+    expect([quick.httpStacks, quick.httpClients, quick.grpcServers, quick.grpcClients]).toEqual([['gunicorn-gthread', 'lean'], ['undici', 'lean'], ['thread', 'aio-uvloop'], ['grpc-js', 'lean-http2']]);
   });
 
   it('reads --http-setups as the old spelling of the gunicorn stacks, and refuses it beside --http-stacks', () => {

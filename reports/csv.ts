@@ -12,7 +12,7 @@ export const CSV_COLUMNS = [
   'floor', 'floor_ratio', 'floor_ratio_ci_low', 'floor_ratio_ci_high',
   'throughput_rps', 'achieved_rps', 'dropped', 'images_per_s', 'accuracy', 'compute_us',
   'overhead_us', 'overhead_ci_low_us', 'overhead_ci_high_us', 'overhead_pct',
-  'ttft_p50_us', 'ttft_p99_us', 'itl_p50_us', 'itl_p99_us', 'tokens_per_s', 'rounds', 'stable', 'unstable_reason', 'status', 'error_code', 'id',
+  'ttft_p50_us', 'ttft_p99_us', 'itl_p50_us', 'itl_p99_us', 'tokens_per_s', 'rounds', 'stable', 'unstable_reason', 'status', 'error_code', 'trial', 'id',
 ] as const;
 
 type Value = string | number | boolean | null | undefined;
@@ -95,6 +95,7 @@ export function cellRow(cell: CellResult): Row {
     status: cell.status,
     error_code: cell.error?.code,
     id: cell.id,
+    trial: cell.trial,
   };
 }
 

@@ -85,4 +85,11 @@ describe('results.csv', () => {
     expect(Number(framed['compute_us'])).toBe(1800);
     expect(row('echo/single-stream/lean-node/unix/wire=msgpack/payload=64/c=1')['wire']).toBe('msgpack');
   });
+
+  it('tells the trials of one cell apart', () => {
+    const cell = fullRun().cells[0]!;
+    const [header, first, second] = toCsv([{ ...cell, trial: 1 }, { ...cell, trial: 2 }]).split('\n').map((l) => l.split(','));
+    const at = header!.indexOf('trial');
+    expect([first![at], second![at]]).toEqual(['1', '2']);
+  });
 });

@@ -31,7 +31,7 @@ interface ProtocolSpec {
 }
 
 const PROTOCOLS: Readonly<Record<LadderProtocol, ProtocolSpec>> = {
-  http: { transport: 'http-json', lean: (c) => c.httpStack === 'lean', leanWhat: 'the lean stack', realServers: ['gunicorn-gthread', 'uvicorn', 'gunicorn-sync'], realClient: 'undici', flags: '--http-stacks gunicorn-gthread,lean --http-clients undici' },
+  http: { transport: 'http-json', lean: (c) => c.httpStack === 'lean', leanWhat: 'the lean stack', realServers: ['gunicorn-gthread', 'uvicorn', 'gunicorn-sync'], realClient: 'undici', flags: '--http-stacks gunicorn-gthread,lean --http-clients undici,lean' },
   grpc: { transport: 'grpc', lean: (c) => c.grpcClient === 'lean-http2', leanWhat: 'the lean-http2 client', realServers: ['thread'], realClient: 'grpc-js', flags: '--grpc-servers thread,aio-uvloop --grpc-clients grpc-js,lean-http2' },
 };
 
