@@ -9,8 +9,8 @@ import type { SuiteName } from './config.js';
 import type { CellResult } from './results.js';
 
 export interface Progress {
-  /** A cell is about to run; `label` names it. */
-  start(label: string): void;
+  /** A cell, or a group of `cells` cells measured together (they finish at once), is about to run. */
+  start(label: string, cells?: number): void;
   /** A cell finished (ok or failed). */
   done(cell: CellResult): void;
   /**

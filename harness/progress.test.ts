@@ -22,6 +22,23 @@ describe('progressState', () => {
     expect(p.status()).toBe('[16/16 100%]');
   });
 
+  it('divides a group\'s time by all its cells at once, so the ETA does not drop line by line through a burst', () => {
+    const c = clock();
+    const p = progressState([{ suite: 'echo', cells: 12 }], c.now);
+    p.plan(12);
+    const etas: number[] = [];
+    for (let group = 0; group < 3; group++) {
+      p.start(4);
+      c.advance(4_000); // a group of four cells, measured together for 4 s, finishes in one burst
+      for (let i = 0; i < 4; i++) {
+        p.done('echo');
+        etas.push(Number(/echo ETA (\d+)s/.exec(p.status())?.[1] ?? 0));
+      }
+    }
+    // 1 s a cell from the first burst on; without the group's size its lines said 44, 20, 12, 8 s.
+    expect(etas.slice(0, 11)).toEqual([11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+  });
+
   it('takes the ETA from the running suite\'s own mean cell time, so a slow suite after a fast one does not jump it', () => {
     const c = clock();
     const p = progressState([{ suite: 'echo', cells: 4 }, { suite: 'cifar', cells: 4 }], c.now);

@@ -39,7 +39,7 @@ export function summarizeCell(cell: CellResult): string {
   for (const [k, v] of Object.entries(cell.metrics)) if (v !== null && ['images_per_s', 'accuracy', 'tokens_per_s', 'achieved_rps'].includes(k)) parts.push(`${k} ${v.toFixed(k === 'accuracy' ? 4 : 1)}`);
   if (cell.errors > 0) parts.push(`${cell.errors} errors`);
   if (cell.floor !== undefined) parts.push(`${cell.floor.estimate.toFixed(2)}x ${cell.floor.floor}${cell.floor.belowFloor ? ' (BELOW ITS FLOOR)' : ''}`);
-  if (cell.overhead !== undefined) parts.push(`overhead ${us(cell.overhead.estimate)} ${cell.overhead.pct === undefined ? '' : ` (${cell.overhead.pct.toFixed(1)}%)`}`);
+  if (cell.overhead !== undefined) parts.push(`overhead ${us(cell.overhead.estimate)}${cell.overhead.pct === undefined ? '' : ` (${cell.overhead.pct.toFixed(1)}%)`}`);
   if (cell.stable === false) parts.push(`unstable: ${cell.unstableReason ?? 'unknown'}`);
   return parts.join(', ');
 }
@@ -49,6 +49,13 @@ interface Share {
   cells: number | undefined;
   done: number;
   startedAt?: number;
+  /**
+   * The cells of an interleaved group are measured together and finish in one burst: the time of
+   * the whole group shows at its first cell. `size` (from `start`) lets the ETA divide that time by
+   * the group's cells at once, and keep that rate through the burst, instead of dividing by one
+   * and then dropping with every line of the burst.
+   */
+  burst?: { size: number; before: number; msPerCell?: number };
 }
 
 /**
@@ -74,6 +81,10 @@ export function progressState(planned: readonly PlannedSuite[] | undefined, now:
       current.cells = cells;
       current.startedAt = now();
     },
+    /** A unit of work that will finish `cells` cells together (an interleaved group) starts. */
+    start(cells: number | undefined): void {
+      if (current !== undefined && cells !== undefined && cells > 0) current.burst = { size: cells, before: current.done };
+    },
     done(suite: string): void {
       finished += 1;
       // A suite that failed before announcing its cells never ran: its share leaves the total.
@@ -84,7 +95,12 @@ export function progressState(planned: readonly PlannedSuite[] | undefined, now:
           current.suite = suite;
         }
       }
-      if (current !== undefined) current.done += 1;
+      if (current !== undefined) {
+        current.done += 1;
+        const b = current.burst;
+        if (b !== undefined && b.msPerCell === undefined && current.startedAt !== undefined) b.msPerCell = (now() - current.startedAt) / (b.before + b.size);
+        if (b !== undefined && current.done >= b.before + b.size) delete current.burst;
+      }
     },
     status(): string {
       const all = total();
@@ -92,7 +108,7 @@ export function progressState(planned: readonly PlannedSuite[] | undefined, now:
       const parts = [`${finished}/${all}${unknown() ? '+' : ''} ${pct}%`];
       const c = current;
       if (c !== undefined && c.startedAt !== undefined && c.done > 0 && c.cells !== undefined && c.cells > c.done) {
-        const eta = formatMs(((now() - c.startedAt) / c.done) * (c.cells - c.done));
+        const eta = formatMs((c.burst?.msPerCell ?? (now() - c.startedAt) / c.done) * (c.cells - c.done));
         parts.push(`${c.suite === '' ? 'ETA' : `${c.suite} ETA`} ${eta}`);
       }
       const later = [...new Set(shares.slice(next).map((s) => s.suite).filter((s) => s !== ''))];
@@ -112,7 +128,8 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, plan
     plan(cells) {
       state.plan(cells);
     },
-    start(label) {
+    start(label, cells) {
+      state.start(cells);
       if (live) {
         clear();
         stream.write(`${state.status()} ${label}`.slice(0, (stream.columns ?? 120) - 1));

@@ -98,14 +98,14 @@ export function ladderOf(cells: readonly CellResult[], protocol: LadderProtocol)
   if (own.length === 0) return { steps: [], leftOut: `no ${spec.transport} cell names its server and client (results from before issue 15, or --connect)` };
   const ratioOf = (c: CellResult): number => sameRoundRatio(c, framed)?.estimate ?? Number.POSITIVE_INFINITY;
   const fastest = [...own].filter(spec.lean).sort((a, b) => ratioOf(a) - ratioOf(b))[0];
-  if (fastest === undefined) return { steps: [], leftOut: `needs ${spec.leanWhat} measured in the same rounds: run with ${spec.flags}, as --quick does` };
+  if (fastest === undefined) return { steps: [], leftOut: `needs ${spec.leanWhat} measured in the same rounds: run with ${spec.flags} (--quick does, for the echo and cifar suites)` };
   const real = spec.realServers.find((s) => own.some((c) => serverOf(c) === s));
   const find = (server: string | undefined, client: string | undefined): CellResult | undefined => own.find((c) => serverOf(c) === server && clientOf(c) === client);
   const realStack = find(real, clientOf(fastest));
   const realClient = find(real, spec.realClient);
   if (real === undefined || realStack === undefined || realClient === undefined) {
     const missing = real === undefined ? `a real server stack (${spec.realServers.join(' or ')})` : realStack === undefined ? `${real} with ${clientOf(fastest)}` : `${real} with ${spec.realClient}`;
-    return { steps: [], leftOut: `needs ${missing} in the same rounds as the lean set-up (${seriesName(fastest)}): run with ${spec.flags}, as --quick does` };
+    return { steps: [], leftOut: `needs ${missing} in the same rounds as the lean set-up (${seriesName(fastest)}): run with ${spec.flags} (--quick does, for the echo and cifar suites)` };
   }
   const model = cells.find((c) => c.transport === 'in-process');
   const modelUs = model === undefined ? undefined : (model.overhead?.computeUs ?? figure(model));

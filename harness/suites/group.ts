@@ -194,7 +194,7 @@ export async function measureGroup(ctx: SuiteContext, arms: readonly GroupArm[],
 }
 
 async function measure(ctx: SuiteContext, arms: readonly GroupArm[], plan: GroupPlan, pinning: string | undefined): Promise<CellResult[]> {
-  ctx.progress.start(plan.label);
+  ctx.progress.start(plan.label, arms.length);
   const { live, failed } = await openArms(ctx, arms);
   const stabilityPct = ctx.config.stabilityPct;
   const infos: ArmInfo[] = live.map((l) => ({ ...l.arm, ...(l.opened.facts === undefined ? {} : { facts: l.opened.facts }) }));
