@@ -14,6 +14,16 @@ export async function codeOf(promise: Promise<unknown>): Promise<string> {
   return 'no error';
 }
 
+/** The HarnessError code `fn` throws, as codeOf says it for a promise. */
+export function codeOfSync(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof HarnessError ? error.code : `not a HarnessError: ${String(error)}`;
+  }
+  return 'no error';
+}
+
 /** Whether a process with this pid exists (signal 0 probes without signalling). */
 export function alive(pid: unknown): boolean {
   if (typeof pid !== 'number') return false;

@@ -1,18 +1,10 @@
 /** The framed tensor-list codec: layout byte by byte, round trips, and a truncation loop. */
 import { describe, expect, it } from 'vitest';
-import { HarnessError } from './errors.js';
 import { decodeInferReply, decodeTensorList, encodeInferReply, encodeTensorList } from './framed-tensors.js';
 import { makeTensor } from './tensors.js';
 import { TENSOR_DATATYPES, type Tensor } from './types.js';
+import { codeOfSync } from '../harness/testing.js';
 
-const codeOfSync = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof HarnessError ? error.code : `not a HarnessError: ${String(error)}`;
-  }
-  return 'no error';
-};
 const joined = (tensors: readonly Tensor[]): Uint8Array => Buffer.concat(encodeTensorList(tensors));
 const plain = (t: Tensor): unknown => ({ ...t, data: [...t.data] });
 

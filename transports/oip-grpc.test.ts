@@ -1,17 +1,9 @@
 /** ModelInfer's messages through the real protobuf (de)serialisers: raw outputs, typed contents, and what is refused. */
 import { describe, expect, it } from 'vitest';
-import { HarnessError } from './errors.js';
 import { inferRequest, loadOipMethods, readInferResponse, readMetadataResponse } from './oip-grpc.js';
 import { makeTensor, tensorValues } from './tensors.js';
+import { codeOfSync } from '../harness/testing.js';
 
-const codeOfSync = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof HarnessError ? error.code : `not a HarnessError: ${String(error)}`;
-  }
-  return 'no error';
-};
 
 /** A response object as a server would send it, serialised and read back as this client reads it. */
 function wire(response: object): Record<string, unknown> {

@@ -1,17 +1,9 @@
 /** The Open Inference Protocol REST body codec: the binary extension's layout, JSON data both ways, and what is refused. */
 import { describe, expect, it } from 'vitest';
-import { HarnessError } from './errors.js';
 import { decodeInferBody, encodeInferBody } from './oip-rest.js';
 import { makeTensor, tensorValues } from './tensors.js';
+import { codeOfSync } from '../harness/testing.js';
 
-const codeOfSync = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof HarnessError ? error.code : `not a HarnessError: ${String(error)}`;
-  }
-  return 'no error';
-};
 const x = makeTensor('x', 'INT32', [2], [1, -2]);
 const s = makeTensor('s', 'BYTES', [1], ['hé']);
 

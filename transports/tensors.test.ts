@@ -3,16 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { compareOutputs, compareTensors, EXACT } from './tensor-compare.js';
 import { checkTensor, ELEMENT_BYTES, fp16ToNumber, makeTensor, numberToFp16, packBytes, tensorValues, typedView, unpackBytes } from './tensors.js';
 import { TENSOR_DATATYPES, type Tensor } from './types.js';
-import { HarnessError } from './errors.js';
+import { codeOfSync } from '../harness/testing.js';
 
-const codeOfSync = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof HarnessError ? error.code : `not a HarnessError: ${String(error)}`;
-  }
-  return 'no error';
-};
 
 describe('tensor sizes and checks', () => {
   it('knows every datatype', () => {

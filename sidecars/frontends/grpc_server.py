@@ -48,13 +48,13 @@ _OPTIONAL_FIELDS = ("sampling_steps", "temperature", "top_k", "top_p", "seed")
 _STAT_INTS = ("prompt_tokens", "output_tokens", "prefill_ns", "decode_ns", "ttft_ns")
 
 
-def load_messages() -> Any:
-    """The message module compiled from PROTO (on first use; later calls get the same module)."""
+def load_messages(proto: str = PROTO) -> Any:
+    """The message module compiled from `proto` (on first use; later calls get the same module)."""
     # grpc_tools resolves the .proto against sys.path, like an import.
     root = str(Path(__file__).resolve().parents[2])
     if not any(os.path.abspath(entry or ".") == root for entry in sys.path):
         sys.path.append(root)
-    return grpc.protos(PROTO)
+    return grpc.protos(proto)
 
 
 class GrpcOps:

@@ -16,23 +16,20 @@ limit: the parser and the connection loop read best together.
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import socket
 import struct
-import threading
 import time
 from http import HTTPStatus
 from typing import Any, Callable
 from urllib.parse import unquote
 
-from ..address import Address, bind
+from ..address import Address
 from ..cores.base import Core
 from ..errors import SidecarError
 from . import peer
 from .framing import DEFAULT_MAX_FRAME_BYTES
 from .http_routes import Call, Reply, Routes, error_reply, handle, too_large
-from .stream_server import BACKLOG, REFUSALS_LINGERING, _drain, _lingering_close, _refuse, connection_cap
+from .stream_server import _lingering_close, _refuse, accept_until_stopped, connection_cap
 
 log = logging.getLogger("sidecars.http_lean")
 RECV_BYTES = 256 * 1024
@@ -294,10 +291,6 @@ class _Refusal:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.reply.body
 
 
-class _Shutdown(Exception):
-    pass
-
-
 def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Callable[[Address], None]) -> None:
     """Accept until SIGTERM/SIGINT, then let requests in progress finish (stream_server._drain)."""
     server = _Server(core, int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES),
@@ -305,48 +298,13 @@ def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Calla
     if server.read_timeout_s <= 0:
         raise ValueError(f"Expected `read_timeout_s` to be positive, got {server.read_timeout_s!r}")
     cap = connection_cap(options)
-    listener, bound = bind(address, backlog=BACKLOG)
-    connections: set[socket.socket] = set()
-    threads: list[threading.Thread] = []
-    lock = threading.Lock()
-    lingering = threading.BoundedSemaphore(REFUSALS_LINGERING)
+    overloaded = SidecarError("OVERLOADED", f"Expected at most {cap} connections at once, got one more")
 
-    def stop(_signum: int, _frame: object) -> None:
-        raise _Shutdown()
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        on_ready(bound)
-        while True:
-            sock, _ = listener.accept()
-            if bound.family == "tcp":
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with lock:
-                full = len(connections) >= cap
-                if not full:
-                    connections.add(sock)
-            if full:
-                error = SidecarError("OVERLOADED", f"Expected at most {cap} connections at once, got one more")
-                _refuse(sock, _Refusal(error_reply("/", error)), cap, lingering)  # type: ignore[arg-type]
-                continue
-
-            def run(c: socket.socket = sock) -> None:
-                try:
-                    server.serve_connection(c)
-                finally:
-                    with lock:
-                        connections.discard(c)
-
-            thread = threading.Thread(target=run, daemon=True, name="http")
-            thread.start()
-            threads[:] = [t for t in threads if t.is_alive()] + [thread]
-    except _Shutdown:
-        log.info("shutting down: %d connection(s) open", len(connections))
-    finally:
+    def stopping() -> None:
         server.stopping = True
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        listener.close()
-        if bound.family == "unix" and os.path.exists(bound.path):
-            os.unlink(bound.path)
-        _drain(connections, threads, lock)
+
+    accept_until_stopped(
+        address, on_ready, cap, serve=server.serve_connection,
+        refuse=lambda sock, lingering: _refuse(sock, _Refusal(error_reply("/", overloaded)), cap, lingering),  # type: ignore[arg-type]
+        on_stop=stopping, thread_name="http",
+    )

@@ -9,10 +9,7 @@ Sidecar service; an unknown model is NOT_FOUND (docs/protocol.md, "inference.GRP
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from concurrent import futures
-from pathlib import Path
 from typing import Any, Callable
 
 import grpc
@@ -22,6 +19,7 @@ from ..cores.base import Core
 from ..ops import infer as run_infer
 from ..tensors import DATATYPES, MAX_TENSORS, check_datatype, check_shape, element_count, from_raw, to_raw
 from .grpc_budget import InflightBudget, budget_aio, budget_thread
+from . import grpc_server
 from .grpc_server import _abort, _abort_aio, _parse, _serialize, status_of
 from .oip_rest import EXTENSIONS, SERVER_NAME, bad, metadata_for, server_version
 
@@ -36,11 +34,8 @@ OUTPUT_PARAMETERS = ("binary_data",)  # tritonclient's hint; every output goes r
 
 
 def load_messages() -> Any:
-    """The message module compiled from PROTO (grpc_tools, as grpc_server.load_messages)."""
-    root = str(Path(__file__).resolve().parents[2])
-    if not any(os.path.abspath(entry or ".") == root for entry in sys.path):
-        sys.path.append(root)
-    return grpc.protos(PROTO)
+    """The message module compiled from PROTO."""
+    return grpc_server.load_messages(PROTO)
 
 
 class OipOps:

@@ -125,6 +125,25 @@ def serve_stream(
 
     A connection over `max_connections` gets the codec's error frame OVERLOADED and is closed.
     """
+    accept_until_stopped(
+        address, on_ready, max_connections,
+        serve=lambda conn: _serve_connection(conn, make_session(), max_frame_bytes),
+        refuse=lambda conn, lingering: _refuse(conn, make_session(), max_connections, lingering),
+    )
+
+
+def accept_until_stopped(
+    address: Address,
+    on_ready: Callable[[Address], None],
+    max_connections: int,
+    serve: Callable[[socket.socket], None],
+    refuse: Callable[[socket.socket, threading.BoundedSemaphore], None],
+    on_stop: Callable[[], None] | None = None,
+    thread_name: str = "conn",
+) -> None:
+    """The accept loop every socket front-end of ours shares (framed, msgpack, http-json's lean
+    stack): a thread per connection running `serve`, `refuse` for one over `max_connections`; on
+    SIGTERM/SIGINT, `on_stop`, then the listener closes and open connections drain (_drain)."""
     listener, bound = bind(address, backlog=BACKLOG)
     connections: set[socket.socket] = set()
     threads: list[threading.Thread] = []
@@ -146,22 +165,24 @@ def serve_stream(
                 if not full:
                     connections.add(conn)
             if full:
-                _refuse(conn, make_session(), max_connections, lingering)
+                refuse(conn, lingering)
                 continue
 
             def run(c: socket.socket = conn) -> None:
                 try:
-                    _serve_connection(c, make_session(), max_frame_bytes)
+                    serve(c)
                 finally:
                     with lock:
                         connections.discard(c)
 
-            thread = threading.Thread(target=run, daemon=True, name="conn")
+            thread = threading.Thread(target=run, daemon=True, name=thread_name)
             thread.start()
             threads[:] = [t for t in threads if t.is_alive()] + [thread]
     except _Shutdown:
         log.info("shutting down: %d connection(s) open", len(connections))
     finally:
+        if on_stop is not None:
+            on_stop()
         for s, handler in previous.items():
             signal.signal(s, handler)
         listener.close()
