@@ -15,7 +15,7 @@ import { channelOptions, createGrpcTransport, fromGrpcError, grpcTarget, loadMet
 import { loadOipMethods } from './oip-grpc.js';
 import { makeTensor } from './tensors.js';
 import { GRPC_CLIENTS, GRPC_SERVERS, type GrpcClientName, type Transport } from './types.js';
-import { codeOf } from '../harness/testing.js';
+import { codeOf, fakeSidecarScript } from '../harness/testing.js';
 
 const LIMIT = 256 * 1024;
 
@@ -25,32 +25,7 @@ const connect = (on: Sidecar, grpcClient: GrpcClientName, timeoutMs = 10_000, ma
   createGrpcTransport({ address: on.address, timeoutMs, maxFrameBytes, grpcClient, modelName: 'echo' });
 
 // A core that classifies and generates, served by the real front-end (the server named first, the address last).
-const FAKE_SIDECAR = `
-import json, os, sys, time
-from sidecars.address import parse_address
-from sidecars.cores.base import ClassifyResult, Core, GenerateEvent
-from sidecars.frontends.grpc_server import serve
-
-class Fake(Core):
-    name = "fake"
-    def class_names(self):
-        return [f"class{i}" for i in range(10)]
-    def classify(self, images):
-        return ClassifyResult(bytes(images[i] % 10 for i in range(0, len(images), 3072)), 1234)
-    def generate(self, request):
-        words = request.prompt.split()
-        for word in words:
-            if word == "boom":
-                raise RuntimeError("exploded mid-stream")
-            time.sleep(0.02)
-            yield GenerateEvent(word + " ")
-        yield GenerateEvent("", done=True, stats={"output_tokens": len(words), "ttft_ns": 5, "finish_reason": "length"})
-
-def ready(bound):
-    print(json.dumps({"event": "ready", "model": "fake", "transport": "grpc", "address": str(bound), "pid": os.getpid()}), flush=True)
-
-serve(Fake(), parse_address(sys.argv[-1]), {"grpc_server": sys.argv[1], "max_frame_bytes": 1 << 20}, ready)
-`;
+const FAKE_SIDECAR = fakeSidecarScript('grpc_server', 'grpc', 'grpc_server');
 
 /** One unary call with raw bytes both ways, on a client of its own: for what the transport never sends. */
 async function rawCall(on: Sidecar, method: string, body: Uint8Array, maxFrameBytes = 64 * 1024 * 1024): Promise<string> {

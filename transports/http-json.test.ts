@@ -11,6 +11,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sidecarPython } from '../harness/paths.js';
 import { startSidecar, type Sidecar } from '../harness/sidecar.js';
+import { codeOf, fakeSidecarScript } from '../harness/testing.js';
 import { FAMILIES, type Address, type Family } from './address.js';
 import { createHttpJsonTransport } from './http-json.js';
 import { createSseParser } from './sse.js';
@@ -37,33 +38,7 @@ async function connect(address: Address, httpClient: HttpClientName, timeoutMs =
 
 
 // A core that classifies and generates, served by the real front-end, for what the echo model cannot do.
-const FAKE_SIDECAR = `
-import json, os, sys, time
-from sidecars.address import parse_address
-from sidecars.cores.base import ClassifyResult, Core, GenerateEvent
-from sidecars.frontends.http_json import serve
-
-class Fake(Core):
-    name = "fake"
-    def class_names(self):
-        return [f"class{i}" for i in range(10)]
-    def classify(self, images):
-        return ClassifyResult(bytes(images[i] % 10 for i in range(0, len(images), 3072)), 1234)
-    def generate(self, request):
-        words = request.prompt.split()
-        for word in words:
-            if word == "boom":
-                raise RuntimeError("exploded mid-stream")
-            time.sleep(0.02)
-            yield GenerateEvent(word + " ")
-        yield GenerateEvent("", done=True, stats={"output_tokens": len(words), "ttft_ns": 5, "finish_reason": "length"})
-
-def ready(bound):
-    print(json.dumps({"event": "ready", "model": "fake", "transport": "http-json", "address": str(bound), "pid": os.getpid()}), flush=True)
-
-serve(Fake(), parse_address(sys.argv[-1]), {"http_worker": sys.argv[1], "max_frame_bytes": 1 << 20}, ready)
-`;
-import { codeOf } from '../harness/testing.js';
+const FAKE_SIDECAR = fakeSidecarScript('http_json', 'http-json', 'http_worker');
 
 const bytesOf = (length: number, seed = 0): Uint8Array => Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff);
 
