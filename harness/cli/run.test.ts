@@ -65,7 +65,9 @@ describe('sidecar-bench run', () => {
 
   it('fails the cells of a sidecar that crashes mid-run, runs the rest, writes results, exits 1', async () => {
     const out = await outDir();
-    const args = ['run', '--suite', 'echo', '--transports', 'framed', '--families', 'unix', '--payloads', '64,3072', '--scenarios', 'single-stream', ...FAST, '--sidecar-arg=--crash-after', '--sidecar-arg=300', '--out', out];
+    // 30 requests: fewer than any cell sends (20 warm-up requests, then at least six 5 ms rounds),
+    // however slowly a loaded machine serves them, so both cells meet the crash.
+    const args = ['run', '--suite', 'echo', '--transports', 'framed', '--families', 'unix', '--payloads', '64,3072', '--scenarios', 'single-stream', ...FAST, '--sidecar-arg=--crash-after', '--sidecar-arg=30', '--out', out];
     const run = await execa('node', [BIN, ...args], { reject: false, timeout: 90_000 });
     expect(run.exitCode).toBe(1);
     const result = await readResults(out);
