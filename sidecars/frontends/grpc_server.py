@@ -167,17 +167,32 @@ def _unary_ops(ops: GrpcOps) -> dict[str, Callable[[bytes], Any]]:
     return {"Echo": ops.echo, "Classify": ops.classify, "ClassifyBatch": ops.classify_batch}
 
 
+def thread_unary(op: Callable[[bytes], Any]) -> Callable[[bytes, grpc.ServicerContext], Any]:
+    """A grpc.server handler for a unary op (request bytes -> reply): a failure becomes its status."""
+    def handle(raw: bytes, context: grpc.ServicerContext) -> Any:
+        try:
+            return op(raw)
+        except Exception as exc:  # a bad request is answered, never fatal to the sidecar
+            _abort(context, exc)
+
+    return handle
+
+
+def aio_unary(op: Callable[[bytes], Any], pool: futures.Executor, inline: bool) -> Callable[[bytes, grpc.aio.ServicerContext], Any]:
+    """A grpc.aio handler for a unary op: on `pool` unless `inline` (cheap, cannot block the loop)."""
+    async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return op(raw) if inline else await asyncio.get_running_loop().run_in_executor(pool, op, raw)
+        except Exception as exc:  # a bad request is answered, never fatal to the sidecar
+            failure = exc
+        code, message, trailing = status_of(failure)
+        await context.abort(code, message, trailing_metadata=trailing)
+
+    return handle
+
+
 def thread_behaviours(ops: GrpcOps) -> dict[str, Callable[..., Any]]:
     """For grpc.server: every handler runs on a pool thread, so blocking core calls are fine."""
-
-    def unary(op: Callable[[bytes], Any]) -> Callable[[bytes, grpc.ServicerContext], Any]:
-        def handle(raw: bytes, context: grpc.ServicerContext) -> Any:
-            try:
-                return op(raw)
-            except Exception as exc:  # a bad request is answered, never fatal to the sidecar
-                _abort(context, exc)
-
-        return handle
 
     # A generation stops between model steps once its call is over (the client cancelled or left).
     def generate(raw: bytes, context: grpc.ServicerContext) -> Any:
@@ -206,7 +221,7 @@ def thread_behaviours(ops: GrpcOps) -> dict[str, Callable[..., Any]]:
         except Exception as exc:  # a bad request is answered, never fatal to the sidecar
             _abort(context, exc)
 
-    unaries = {name: unary(op) for name, op in _unary_ops(ops).items()}
+    unaries = {name: thread_unary(op) for name, op in _unary_ops(ops).items()}
     return {**unaries, "Generate": generate, "GenerateStream": stream}
 
 
@@ -226,17 +241,6 @@ _END = GenerateEvent(text="")  # the sentinel `next` returns once the core's ite
 
 def aio_behaviours(ops: GrpcOps, pool: futures.Executor) -> dict[str, Callable[..., Any]]:
     """For grpc.aio: blocking core calls go to `pool`; echo stays on the loop when it cannot block."""
-
-    def unary(op: Callable[[bytes], Any], inline: bool) -> Callable[[bytes, grpc.aio.ServicerContext], Any]:
-        async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
-            try:
-                return op(raw) if inline else await asyncio.get_running_loop().run_in_executor(pool, op, raw)
-            except Exception as exc:  # a bad request is answered, never fatal to the sidecar
-                failure = exc
-            code, message, trailing = status_of(failure)
-            await context.abort(code, message, trailing_metadata=trailing)
-
-        return handle
 
     # A call the client cancels or leaves is cancelled here (CancelledError at an await), and the
     # `finally` that closes the events stops its generation between model steps.
@@ -275,7 +279,7 @@ def aio_behaviours(ops: GrpcOps, pool: futures.Executor) -> dict[str, Callable[.
             await context.abort(code, message, trailing_metadata=trailing)
 
     inline_echo = type(ops.core).echo is Core.echo  # the base echo returns its input: nothing to block on
-    behaviours = {name: unary(op, inline_echo and name == "Echo") for name, op in _unary_ops(ops).items()}
+    behaviours = {name: aio_unary(op, pool, inline_echo and name == "Echo") for name, op in _unary_ops(ops).items()}
     return {**behaviours, "Generate": generate, "GenerateStream": stream}
 
 

@@ -8,7 +8,6 @@ Sidecar service; an unknown model is NOT_FOUND (docs/protocol.md, "inference.GRP
 """
 from __future__ import annotations
 
-import asyncio
 from concurrent import futures
 from typing import Any, Callable
 
@@ -20,7 +19,7 @@ from ..ops import infer as run_infer
 from ..tensors import DATATYPES, MAX_TENSORS, check_datatype, check_shape, element_count, from_raw, to_raw
 from .grpc_budget import InflightBudget, budget_aio, budget_thread
 from . import grpc_server
-from .grpc_server import _abort, _abort_aio, _parse, _serialize, status_of
+from .grpc_server import _abort, _abort_aio, _parse, _serialize
 from .oip_rest import EXTENSIONS, SERVER_NAME, bad, metadata_for, server_version
 
 PROTO = "sidecars/proto/grpc_predict_v2.proto"  # relative to the repository root, which must be on sys.path
@@ -164,32 +163,12 @@ def _handler(behaviours: dict[str, Callable[..., Any]], pb: Any) -> grpc.Generic
 def thread_handler(core: Core, budget: InflightBudget) -> grpc.GenericRpcHandler:
     """For grpc.server: handlers run on its pool, so the core is called directly."""
     ops = OipOps(core, load_messages())
-
-    def unary(op: Callable[[bytes], Any]) -> Callable[[bytes, grpc.ServicerContext], Any]:
-        def handle(raw: bytes, context: grpc.ServicerContext) -> Any:
-            try:
-                return op(raw)
-            except Exception as exc:  # a bad request is answered, never fatal to the sidecar
-                _abort(context, exc)
-        return handle
-
-    behaviours = {rpc: unary(getattr(ops, name)) for rpc, name in _METHODS.items()}
+    behaviours = {rpc: grpc_server.thread_unary(getattr(ops, name)) for rpc, name in _METHODS.items()}
     return _handler(budget_thread(behaviours, budget, _abort), ops.pb)
 
 
 def aio_handler(core: Core, budget: InflightBudget, pool: futures.Executor) -> grpc.GenericRpcHandler:
     """For grpc.aio: ModelInfer (the model's code) runs on `pool`; the rest is cheap and stays on the loop."""
     ops = OipOps(core, load_messages())
-
-    def unary(op: Callable[[bytes], Any], inline: bool) -> Callable[..., Any]:
-        async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
-            try:
-                return op(raw) if inline else await asyncio.get_running_loop().run_in_executor(pool, op, raw)
-            except Exception as exc:  # a bad request is answered, never fatal to the sidecar
-                failure = exc
-            code, message, trailing = status_of(failure)
-            await context.abort(code, message, trailing_metadata=trailing)
-        return handle
-
-    behaviours = {rpc: unary(getattr(ops, name), rpc != "ModelInfer") for rpc, name in _METHODS.items()}
+    behaviours = {rpc: grpc_server.aio_unary(getattr(ops, name), pool, rpc != "ModelInfer") for rpc, name in _METHODS.items()}
     return _handler(budget_aio(behaviours, budget, _abort_aio), ops.pb)
