@@ -1,5 +1,7 @@
 /** Helpers shared by the test files (a plain module: test files cannot import one another). */
+import { expect, it } from 'vitest';
 import { HarnessError } from '../transports/errors.js';
+import type { Transport } from '../transports/types.js';
 
 /**
  * The HarnessError code `promise` rejects with. Anything else comes back as a string no code
@@ -68,4 +70,26 @@ def ready(bound):
 
 serve(Fake(), parse_address(sys.argv[-1]), {"${option}": sys.argv[1], "max_frame_bytes": 1 << 20}, ready)
 `;
+}
+
+/** The generation cases every transport passes against fakeSidecarScript's core (one `it` each). */
+export function fakeSidecarGenerationCases(client: () => Transport): void {
+  it('generates whole, and streamed with each piece arriving before the end', async () => {
+    const expected = { response: 'a b c d e ', stats: { outputTokens: 5, ttftNs: 5, finishReason: 'length' } };
+    expect(await client().generate({ prompt: 'a b c d e', samplingSteps: 5, temperature: 0 })).toEqual(expected);
+    const arrivals: [string, number][] = [];
+    const reply = await client().generateStream({ prompt: 'a b c d e' }, (text) => arrivals.push([text, performance.now()]));
+    const doneAt = performance.now();
+    expect(reply).toEqual(expected);
+    expect(arrivals.map(([text]) => text)).toEqual(['a ', 'b ', 'c ', 'd ', 'e ']);
+    expect(doneAt - (arrivals[0]?.[1] ?? doneAt)).toBeGreaterThan(50); // 4 more tokens at 20 ms each: not buffered
+  });
+
+  it('reports a failure mid-stream as MODEL_ERROR, after the text before it', async () => {
+    const pieces: string[] = [];
+    expect(await codeOf(client().generateStream({ prompt: 'a boom c' }, (text) => pieces.push(text)))).toBe('MODEL_ERROR');
+    expect(pieces).toEqual(['a ']);
+    expect(await codeOf(client().generate({ prompt: 'a boom' }))).toBe('MODEL_ERROR');
+    expect((await client().generate({ prompt: 'ok' })).response).toBe('ok ');
+  });
 }

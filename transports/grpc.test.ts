@@ -15,7 +15,7 @@ import { channelOptions, createGrpcTransport, fromGrpcError, grpcTarget, loadMet
 import { loadOipMethods } from './oip-grpc.js';
 import { makeTensor } from './tensors.js';
 import { GRPC_CLIENTS, GRPC_SERVERS, type GrpcClientName, type Transport } from './types.js';
-import { codeOf, fakeSidecarScript } from '../harness/testing.js';
+import { codeOf, fakeSidecarGenerationCases, fakeSidecarScript } from '../harness/testing.js';
 
 const LIMIT = 256 * 1024;
 
@@ -200,24 +200,7 @@ describe.each(FAMILIES.map((family, i) => [family, GRPC_SERVERS[i % GRPC_SERVERS
       expect([[...two.labels], two.computeNs]).toEqual([[3, 7], 1234]);
     });
 
-    it('generates whole, and streamed with each piece arriving before the end', async () => {
-      const expected = { response: 'a b c d e ', stats: { outputTokens: 5, ttftNs: 5, finishReason: 'length' } };
-      expect(await transport.generate({ prompt: 'a b c d e', samplingSteps: 5, temperature: 0 })).toEqual(expected);
-      const arrivals: [string, number][] = [];
-      const reply = await transport.generateStream({ prompt: 'a b c d e' }, (text) => arrivals.push([text, performance.now()]));
-      const doneAt = performance.now();
-      expect(reply).toEqual(expected);
-      expect(arrivals.map(([text]) => text)).toEqual(['a ', 'b ', 'c ', 'd ', 'e ']);
-      expect(doneAt - (arrivals[0]?.[1] ?? doneAt)).toBeGreaterThan(50); // 4 more tokens at 20 ms each: not buffered
-    });
-
-    it('reports a failure mid-stream as MODEL_ERROR, after the text before it', async () => {
-      const pieces: string[] = [];
-      expect(await codeOf(transport.generateStream({ prompt: 'a boom c' }, (text) => pieces.push(text)))).toBe('MODEL_ERROR');
-      expect(pieces).toEqual(['a ']);
-      expect(await codeOf(transport.generate({ prompt: 'a boom' }))).toBe('MODEL_ERROR');
-      expect((await transport.generate({ prompt: 'ok' })).response).toBe('ok ');
-    });
+    fakeSidecarGenerationCases(() => transport);
   });
 });
 
