@@ -31,8 +31,13 @@ class RunningSidecar:
 
 
 def start_sidecar(*args: str, timeout: float = 60.0) -> RunningSidecar:
+    return start_module("sidecars", *args, timeout=timeout)
+
+
+def start_module(module: str, *args: str, timeout: float = 60.0) -> RunningSidecar:
+    """`python -m module args...` from the repository root, once it has printed its ready line."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sidecars", *args],
+        [sys.executable, "-m", module, *args],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -44,7 +49,7 @@ def start_sidecar(*args: str, timeout: float = 60.0) -> RunningSidecar:
     if not line:
         err = proc.stderr.read() if proc.stderr else ""
         proc.wait(timeout=timeout)
-        raise RuntimeError(f"sidecar exited before ready ({proc.returncode}): {err}")
+        raise RuntimeError(f"{module} exited before ready ({proc.returncode}): {err}")
     return RunningSidecar(proc, json.loads(line))
 
 

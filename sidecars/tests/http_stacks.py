@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 from typing import Any, Callable, Iterator
 
@@ -17,7 +16,7 @@ from sidecars.cores.base import ClassifyResult, Core, GenerateEvent, GenerateReq
 from sidecars.cores.echo import EchoCore
 from sidecars.frontends.http_json import HTTP_STACKS, serve
 
-from .conftest import REPO_ROOT, RunningSidecar
+from .conftest import RunningSidecar, start_module
 
 STACKS = list(HTTP_STACKS)
 # What gunicorn, not our code, answers: a request it cannot parse gets its own HTML page.
@@ -65,17 +64,9 @@ CORES: dict[str, Callable[[], Core]] = {"echo": lambda: EchoCore({}), "fake": Fa
 
 
 def start_stack(stack: str, listen: str, core: str = "echo", **options: Any) -> RunningSidecar:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sidecars.tests.http_stacks", stack, listen, core, json.dumps(options)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.wait(timeout=10)
-        raise RuntimeError(f"{stack} exited before ready: {proc.stderr.read() if proc.stderr else ''}")
-    return RunningSidecar(proc, {**json.loads(line), "http_stack": stack})
+    started = start_module("sidecars.tests.http_stacks", stack, listen, core, json.dumps(options))
+    started.ready["http_stack"] = stack
+    return started
 
 
 class Reply:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from typing import Any
 
@@ -14,21 +13,11 @@ from sidecars.address import Address, parse_address
 from sidecars.cores.echo import EchoCore
 from sidecars.frontends import load_frontend
 
-from .conftest import REPO_ROOT, RunningSidecar
+from .conftest import RunningSidecar, start_module
 
 
 def start_with(transport: str, listen: str, **options: Any) -> RunningSidecar:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sidecars.tests.serve_with", transport, listen, json.dumps(options)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.wait(timeout=10)
-        raise RuntimeError(f"front-end exited before ready: {proc.stderr.read() if proc.stderr else ''}")
-    return RunningSidecar(proc, json.loads(line))
+    return start_module("sidecars.tests.serve_with", transport, listen, json.dumps(options))
 
 
 def rss_bytes(pid: int) -> int:
