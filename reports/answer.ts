@@ -9,7 +9,7 @@
  */
 import { BASELINE_NAMES, seriesName, type CellResult, type RunResult } from '../harness/results.js';
 import { medianInterval, perRoundDifferences, type Interval } from '../harness/stats/intervals.js';
-import { sameRoundRatio } from './floors.js';
+import { figureByRound, sameRoundRatio } from './floors.js';
 import { addedOver, addedText, p50Text, stableText, table } from './answer-format.js';
 import { ladderText } from './ladder-format.js';
 import { formatBytes, formatDuration, formatTimes, type MicroSymbol } from './units.js';
@@ -113,14 +113,13 @@ function bestFloor(c: CellResult, all: readonly CellResult[]): CellResult | unde
   return floors.sort((a, b) => figure(a) - figure(b))[0];
 }
 
-const perRound = (c: CellResult): Map<number, number> => new Map((c.rounds ?? []).filter((r) => Number.isFinite(r.figureUs)).map((r) => [r.round, r.figureUs]));
 const modelTimeUs = (floor: CellResult): number => floor.overhead?.computeUs ?? figure(floor);
 
 function addedCost(c: CellResult, floor: CellResult | undefined): AddedCost | undefined {
   const o = c.overhead;
   if (o !== undefined) return { estimate: o.estimate, low: o.low, high: o.high, rounds: o.rounds, over: 'model compute', ...(o.pct === undefined ? {} : { pct: o.pct }) };
   if (floor === undefined || floor.id === c.id) return undefined;
-  const interval = medianInterval(perRoundDifferences(perRound(c), perRound(floor)));
+  const interval = medianInterval(perRoundDifferences(figureByRound(c), figureByRound(floor)));
   if (interval === undefined) return undefined;
   const pct = floor.transport === 'in-process' ? (interval.estimate / modelTimeUs(floor)) * 100 : undefined;
   return { estimate: interval.estimate, low: interval.low, high: interval.high, rounds: interval.n, over: seriesName(floor), ...(pct === undefined ? {} : { pct }) };

@@ -17,11 +17,13 @@ import type { CellResult, RunResult } from '../harness/results.js';
 import { seriesName } from '../harness/results.js';
 import { medianInterval, perRoundRatios, type Interval } from '../harness/stats/intervals.js';
 
+/** A cell's headline figure by round number (rounds without a finite figure left out). */
+export const figureByRound = (c: CellResult): Map<number, number> => new Map((c.rounds ?? []).filter((r) => Number.isFinite(r.figureUs)).map((r) => [r.round, r.figureUs]));
+
 /** `a / b` round by round; undefined unless both were measured in the same group (and trial). */
 export function sameRoundRatio(a: CellResult, b: CellResult): Interval | undefined {
   if (a.group === undefined || a.group !== b.group || a.trial !== b.trial || a.rounds === undefined || b.rounds === undefined) return undefined;
-  const byRound = (c: CellResult): Map<number, number> => new Map((c.rounds ?? []).filter((r) => Number.isFinite(r.figureUs)).map((r) => [r.round, r.figureUs]));
-  return medianInterval(perRoundRatios(byRound(a), byRound(b)));
+  return medianInterval(perRoundRatios(figureByRound(a), figureByRound(b)));
 }
 
 export interface FloorRow {

@@ -14,7 +14,7 @@
  */
 import { seriesName, type CellResult, type RunResult } from '../harness/results.js';
 import { medianInterval, perRoundDifferences, type Interval } from '../harness/stats/intervals.js';
-import { sameRoundRatio } from './floors.js';
+import { figureByRound, sameRoundRatio } from './floors.js';
 import { formatBytes } from './units.js';
 
 export type LadderProtocol = 'http' | 'grpc';
@@ -64,7 +64,6 @@ export interface Ladder {
 }
 
 const figure = (c: CellResult): number | undefined => c.roundsP50Us ?? c.latency?.p50Us;
-const perRound = (c: CellResult): Map<number, number> => new Map((c.rounds ?? []).filter((r) => Number.isFinite(r.figureUs)).map((r) => [r.round, r.figureUs]));
 const serverOf = (c: CellResult): string | undefined => c.httpStack ?? c.grpcServer;
 const clientOf = (c: CellResult): string | undefined => c.httpClient ?? c.grpcClient;
 
@@ -84,7 +83,7 @@ function groupsOf(result: RunResult): CellResult[][] {
 
 function step(name: string, cell: CellResult, framed: CellResult, before: CellResult | undefined, modelUs: number | undefined): LadderStep {
   const ratio = cell === framed ? undefined : sameRoundRatio(cell, framed);
-  const added = before === undefined ? undefined : medianInterval(perRoundDifferences(perRound(cell), perRound(before)));
+  const added = before === undefined ? undefined : medianInterval(perRoundDifferences(figureByRound(cell), figureByRound(before)));
   const pct = added === undefined || modelUs === undefined || modelUs <= 0 ? undefined : (added.estimate / modelUs) * 100;
   return { step: name, series: seriesName(cell), p50Us: figure(cell), ...(ratio === undefined ? {} : { ratio }), ...(added === undefined ? {} : { added }), ...(pct === undefined ? {} : { addedPct: pct }) };
 }
