@@ -17,14 +17,18 @@ export const ERROR_CODE_KEY = 'sidecar-error-code';
 export type GrpcMethod = grpc.MethodDefinition<object, Record<string, unknown>>;
 export type Methods = Readonly<Record<'Echo' | 'Classify' | 'ClassifyBatch' | 'Generate' | 'GenerateStream', GrpcMethod>>;
 
+/** A service's method definitions parsed from a .proto (snake_case fields, as on the wire); int64 fields as `longs` makes them. */
+export function loadService(protoPath: string, serviceName: string, longs: typeof Number | typeof String): grpc.ServiceDefinition {
+  const definition = protoLoader.loadSync(protoPath, { keepCase: true, longs, enums: String, defaults: false, oneofs: false });
+  const service = definition[serviceName] as grpc.ServiceDefinition | undefined;
+  if (service === undefined) throw new HarnessError('SETUP_FAILED', `Expected service \`${serviceName}\` in ${protoPath}`);
+  return service;
+}
+
 let methods: Methods | undefined;
 
-/** The service's methods, parsed from the .proto once per process (snake_case fields, as on the wire). */
+/** The service's methods, parsed from the .proto once per process. */
 export function loadMethods(): Methods {
-  if (methods !== undefined) return methods;
-  const definition = protoLoader.loadSync(PROTO_PATH, { keepCase: true, longs: Number, enums: String, defaults: false, oneofs: false });
-  const service = definition[SERVICE_NAME] as grpc.ServiceDefinition | undefined;
-  if (service === undefined) throw new HarnessError('SETUP_FAILED', `Expected service \`${SERVICE_NAME}\` in ${PROTO_PATH}`);
-  methods = service as unknown as Methods;
+  methods ??= loadService(PROTO_PATH, SERVICE_NAME, Number) as unknown as Methods;
   return methods;
 }

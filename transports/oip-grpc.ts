@@ -6,8 +6,7 @@
  * server sends those. int64 fields load as strings, so 64-bit values and dims stay exact.
  */
 import { fileURLToPath } from 'node:url';
-import type * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import { loadService, type GrpcMethod } from './grpc-proto.js';
 import { HarnessError } from './errors.js';
 import { asRecord, readComputeNs, readDatatype, readModelMetadata, readName, readShape } from './model-metadata.js';
 import { checkedOutput, makeTensor, type TensorValue } from './tensors.js';
@@ -16,18 +15,13 @@ import type { InferReply, ModelMetadata, Tensor, TensorDatatype } from './types.
 export const OIP_PROTO_PATH = fileURLToPath(new URL('../sidecars/proto/grpc_predict_v2.proto', import.meta.url));
 export const OIP_SERVICE_NAME = 'inference.GRPCInferenceService';
 
-type Method = grpc.MethodDefinition<object, Record<string, unknown>>;
-export type OipMethods = Readonly<Record<'ServerReady' | 'ModelMetadata' | 'ModelInfer', Method>>;
+export type OipMethods = Readonly<Record<'ServerReady' | 'ModelMetadata' | 'ModelInfer', GrpcMethod>>;
 
 let methods: OipMethods | undefined;
 
 /** The service's methods, parsed from the .proto once per process. */
 export function loadOipMethods(): OipMethods {
-  if (methods !== undefined) return methods;
-  const definition = protoLoader.loadSync(OIP_PROTO_PATH, { keepCase: true, longs: String, enums: String, defaults: false, oneofs: false });
-  const service = definition[OIP_SERVICE_NAME] as grpc.ServiceDefinition | undefined;
-  if (service === undefined) throw new HarnessError('SETUP_FAILED', `Expected service \`${OIP_SERVICE_NAME}\` in ${OIP_PROTO_PATH}`);
-  methods = service as unknown as OipMethods;
+  methods ??= loadService(OIP_PROTO_PATH, OIP_SERVICE_NAME, String) as unknown as OipMethods;
   return methods;
 }
 
