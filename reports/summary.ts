@@ -28,14 +28,6 @@ export interface SummaryRow {
   readonly message: string;
 }
 
-/** Microseconds with precision that suits the size: 0.291, 48.3, 1,234. */
-export function formatUs(us: number | undefined): string {
-  if (us === undefined || !Number.isFinite(us)) return '';
-  if (Math.abs(us) < 10) return us.toFixed(us < 1 ? 3 : 2);
-  if (Math.abs(us) < 1000) return us.toFixed(1);
-  return Math.round(us).toLocaleString('en-US');
-}
-
 export function formatCount(n: number | undefined): string {
   return n === undefined || !Number.isFinite(n) ? '' : Math.round(n).toLocaleString('en-US');
 }
