@@ -13,7 +13,7 @@ import { sidecarPython } from '../harness/paths.js';
 import { startSidecar, type Sidecar } from '../harness/sidecar.js';
 import { codeOf, fakeSidecarGenerationCases, fakeSidecarScript } from '../harness/testing.js';
 import { FAMILIES, type Address, type Family } from './address.js';
-import { createHttpJsonTransport } from './http-json.js';
+import { base64Body, createHttpJsonTransport } from './http-json.js';
 import { createSseParser } from './sse.js';
 import { makeTensor } from './tensors.js';
 import { HTTP_CLIENTS, HTTP_SETUPS, type HttpClientName, type HttpSetup, type Transport } from './types.js';
@@ -334,5 +334,17 @@ describe.each([
       expect(workers.every((pid) => !alive(pid))).toBe(true);
       if (peer.address.family === 'unix') expect(existsSync(peer.address.path)).toBe(false);
     });
+  });
+});
+
+describe('base64Body', () => {
+  it('writes byte for byte what JSON.stringify writes, for every size mod 3 and every byte value', () => {
+    for (const size of [0, 1, 2, 3, 4, 5, 256, 3072, 3073]) {
+      const bytes = Uint8Array.from({ length: size }, (_, i) => (i * 37 + size) % 256);
+      const expected = Buffer.from(JSON.stringify({ prompt: Buffer.from(bytes).toString('base64') }));
+      expect(base64Body('prompt', bytes).equals(expected), `size ${size}`).toBe(true);
+    }
+    const view = new Uint8Array(new ArrayBuffer(16), 4, 8).fill(255); // a view into a larger buffer: only its own bytes
+    expect(base64Body('image', view).toString()).toBe(JSON.stringify({ image: Buffer.from(view).toString('base64') }));
   });
 });

@@ -62,6 +62,16 @@ function probe(address: Address, timeoutMs: number): Promise<void> {
   });
 }
 
+/**
+ * `{"<name>":"<bytes in base64>"}`, byte for byte what JSON.stringify writes for it, without its
+ * scan of every character for escapes: base64's alphabet has none to escape, and on Node 20 that
+ * scan is most of the cost of a 4 KiB request (7.0 against 2.2 us, `.prof`-style loop, pinned).
+ * `name` is one of ours (a plain identifier).
+ */
+export function base64Body(name: string, bytes: Uint8Array): Buffer {
+  return Buffer.from(`{"${name}":"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}"}`, 'latin1');
+}
+
 function byteLabels(values: readonly unknown[]): Uint8Array {
   const labels = new Uint8Array(values.length);
   values.forEach((value, i) => {
@@ -78,8 +88,10 @@ export const createHttpJsonTransport: TransportFactory = async (options) => {
   const createClient = await loadHttpClient(options.httpClient ?? 'undici');
   const client = createClient({ address, timeoutMs, maxResponseBytes: maxFrameBytes, keepAliveMs: CLIENT_KEEPALIVE_MS });
 
+  /** `fields` as JSON, or a body already encoded (base64Body). */
   function send(method: 'GET' | 'POST', path: string, fields?: unknown): Promise<HttpResponse> {
-    return sendBody(method, path, JSON_HEADERS, fields === undefined ? null : Buffer.from(JSON.stringify(fields)));
+    const body = fields === undefined ? null : Buffer.isBuffer(fields) ? fields : Buffer.from(JSON.stringify(fields));
+    return sendBody(method, path, JSON_HEADERS, body);
   }
 
   async function sendBody(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body: Buffer | null): Promise<HttpResponse> {
@@ -190,15 +202,14 @@ export const createHttpJsonTransport: TransportFactory = async (options) => {
       return readModelMetadata(await call('GET', modelPath(await modelName())));
     },
     echo: (payload) => oipOnly('echo', async () => {
-      const reply = await call('POST', HTTP_PATHS.echo, { prompt: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('base64') });
+      const reply = await call('POST', HTTP_PATHS.echo, base64Body('prompt', payload));
       const echoed = reply['echo_prompt'];
       if (typeof echoed !== 'string') throw new HarnessError('PROTOCOL_ERROR', 'Expected `echo_prompt` to be a string in the echo reply');
       return Buffer.from(echoed, 'base64');
     }),
     classify: (images) => oipOnly('classify', async (): Promise<ClassifyReply> => {
-      const base64 = Buffer.from(images.buffer, images.byteOffset, images.byteLength).toString('base64');
       const single = images.length === 3072;
-      const reply = single ? await call('POST', HTTP_PATHS.classify, { image: base64 }) : await call('POST', HTTP_PATHS.classifyBatch, { images: base64 });
+      const reply = single ? await call('POST', HTTP_PATHS.classify, base64Body('image', images)) : await call('POST', HTTP_PATHS.classifyBatch, base64Body('images', images));
       const raw = single ? [reply['label']] : reply['labels'];
       if (!Array.isArray(raw)) throw new HarnessError('PROTOCOL_ERROR', 'Expected `labels` to be an array in the classify reply');
       const labels = byteLabels(raw);

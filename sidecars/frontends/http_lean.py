@@ -79,7 +79,9 @@ class _Conn:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError(f"no whole request within {self.server.read_timeout_s:g} s")
-        if remaining < self.timeout_s - self.server.read_timeout_s / 10:  # a request may overrun by a tenth
+        # The socket's timeout: what remains, or up to a tenth of the limit more (a request may
+        # overrun by that much), so a slow request's reads do not each cost a setsockopt.
+        if not remaining <= self.timeout_s <= remaining + self.server.read_timeout_s / 10:
             self._timeout(remaining)
         try:
             data = self.sock.recv(RECV_BYTES)
@@ -89,9 +91,12 @@ class _Conn:
         return bool(data)
 
     def wait_for_request(self) -> bool:
-        """Idle until a request's first byte (keep-alive time at most); then its deadline starts."""
+        """Idle until a request's first byte (keep-alive time at most); then its deadline starts.
+        The socket's timeout changes only when a request needs a second read (fill): one that
+        arrives whole, as most do, costs no setsockopt."""
         if not self.buf:
-            self._timeout(KEEPALIVE_S)
+            if self.timeout_s != KEEPALIVE_S:
+                self._timeout(KEEPALIVE_S)
             try:
                 data = self.sock.recv(RECV_BYTES)
             except BlockingIOError:
@@ -100,7 +105,6 @@ class _Conn:
                 return False
             self.buf += data
         self.deadline = time.monotonic() + self.server.read_timeout_s
-        self._timeout(self.server.read_timeout_s)
         return True
 
     def head(self) -> tuple[str, str, str, dict[str, str]]:
@@ -115,7 +119,7 @@ class _Conn:
                 raise _Drop(str(exc)) from None
         if end > HEAD_BYTES:
             raise _Refuse(SidecarError("BAD_INPUT", f"Expected a request head of at most {HEAD_BYTES} bytes"))
-        lines = bytes(self.buf[:end]).decode("latin-1").split("\r\n")
+        lines = self.buf[:end].decode("latin-1").split("\r\n")
         del self.buf[:end + 4]
         parts = lines[0].split(" ")
         if len(parts) != 3 or parts[2] not in ("HTTP/1.1", "HTTP/1.0") or not parts[0].isalpha():

@@ -78,6 +78,15 @@ def json_reply(value: Any, status: int = 200) -> Reply:
     return Reply(status, {"Content-Type": JSON}, _dumps(value).encode())
 
 
+def unescaped(body: bytes) -> bool:
+    """Whether a JSON body holds only printable ASCII and no backslash. Every string in it then
+    decodes to exactly its bytes between the quotes, and `_dumps` writes it back the same way: a
+    route that returns a string it was sent may copy it without the encoder's scan of every
+    character (6 us for 4 KiB here, a third of a lean HTTP request's Python time). Raw control
+    characters cannot be in a string the decoder took; DEL could, and `_dumps` escapes it."""
+    return body.isascii() and b"\\" not in body and b"\x7f" not in body
+
+
 def is_oip(path: str) -> bool:
     return path == OIP_PREFIX or path.startswith(OIP_PREFIX + "/")
 
@@ -196,7 +205,10 @@ class Routes:
     def echo(self, call: Call) -> Reply:
         prompt = string_field(object_body(call), "prompt")
         # JSON strings may hold lone surrogates (`"\ud800"`); surrogatepass keeps them round-trippable.
-        echoed = self.core.echo(prompt.encode("utf-8", "surrogatepass"))
+        sent = prompt.encode("utf-8", "surrogatepass")
+        echoed = self.core.echo(sent)
+        if echoed == sent and unescaped(call.body):  # base64, as our clients send: what _dumps would write
+            return Reply(200, {"Content-Type": JSON}, b'{"echo_prompt":"' + echoed + b'"}')
         return json_reply({"echo_prompt": echoed.decode("utf-8", "surrogatepass")})
 
     def prompt(self, call: Call) -> Reply:

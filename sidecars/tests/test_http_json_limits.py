@@ -144,6 +144,30 @@ def test_pipelined_requests_are_all_answered_in_order(sidecar: RunningSidecar) -
             assert json.loads(reader.response()[2]) == {"echo_prompt": "and later"}
 
 
+def test_a_request_after_a_slow_one_gets_the_whole_deadline(tmp_path: Path) -> None:
+    # The lean stack sets its socket's timeout to what is left of a slow request's deadline; the
+    # next request on the connection (pipelined behind it) must get a whole deadline again, not
+    # that rest. Its own sidecar with a 3 s deadline, so the margins hold on a loaded machine.
+    deadline = 3.0
+    running = start_stack("lean", f"unix:{tmp_path}/s.sock", read_timeout_s=deadline)
+    first, second = echo_request("slow"), echo_request("next")
+    try:
+        with connect(running, timeout=10) as sock:
+            sock.sendall(first[:10])
+            time.sleep(deadline * 0.8)  # the next read waits at most the 0.6 s left
+            sock.sendall(first[10:20])
+            time.sleep(deadline * 0.03)
+            sock.sendall(first[20:] + second[:10])  # the first is whole 0.5 s before its deadline
+            time.sleep(deadline * 0.5)  # past the 0.6 s, well within the second's own deadline
+            sock.sendall(second[10:])
+            reader = Reader(sock)
+            for prompt in ("slow", "next"):
+                status, _headers, body = reader.response()
+                assert (status, json.loads(body)) == (200, {"echo_prompt": prompt})
+    finally:
+        assert running.stop() == 0
+
+
 CHUNKED = "Transfer-Encoding: chunked"
 MALFORMED = {
     "chunk size zz": (post("/echo", b"zz\r\n{}\r\n0\r\n\r\n", CHUNKED), 400, "BAD_INPUT"),
