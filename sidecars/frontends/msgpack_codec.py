@@ -5,6 +5,7 @@ one connection are answered in order, but the id lets a client match replies wit
 """
 from __future__ import annotations
 
+import re
 import struct
 from typing import Any, Callable
 
@@ -28,6 +29,13 @@ _ECHO_MAP = b"\x82\xa2id"
 _PAYLOAD_KEY = b"\xa7payload"
 _SEPARATE_ABOVE = 64 * 1024
 _unpackb = msgpack.unpackb  # raw=False is the default: str stays str, bin stays bytes
+# The echo request as our clients write it (transports/msgpack.ts, encodeEchoFrame):
+# `{"id": uint, "op": "echo", "payload": bin}` in that order. Read in place, its id's bytes copied
+# into the reply as they came: the unpacker, the checks of a general map and the id's repacking
+# were 1.5 us of a 3.6 us request here, the whole of msgpack's server cost over framed. Any other
+# shape or order takes the general path.
+_ECHO_REQUEST = re.compile(rb"\x83\xa2id([\x00-\x7f]|\xcc.|\xcd..|\xce....|\xcf.{8})\xa2op\xa4echo\xa7payload"
+                           rb"(?:\xc4(.)|\xc5(..)|\xc6(....))", re.DOTALL)
 _BIN8, _BIN16, _BIN32 = struct.Struct(">BB"), struct.Struct(">BH"), struct.Struct(">BI")
 
 
@@ -56,6 +64,10 @@ class MsgpackSession:
         }
 
     def on_frame(self, body: bytes, send: Send) -> None:
+        echo = _ECHO_REQUEST.match(body)
+        if echo is not None and echo.end() + int.from_bytes(echo.group(2) or echo.group(3) or echo.group(4), "big") == len(body):
+            self._echo_in_place(echo.group(1), body[echo.end():], send)
+            return
         request_id: int | None = None
         try:
             request = _decode(body)
@@ -84,9 +96,17 @@ class MsgpackSession:
         return _LENGTH.pack(len(body)) + body
 
     def _echo(self, request_id: int, request: dict[str, Any], send: Send) -> None:
-        payload = self._core.echo(_bin(request, "payload"))
+        self._echo_in_place(self._packer.pack(request_id), _bin(request, "payload"), send)
+
+    def _echo_in_place(self, packed_id: bytes, payload: bytes, send: Send) -> None:
+        try:
+            payload = self._core.echo(payload)
+        except (ConnectionError, BrokenPipeError):
+            raise
+        except Exception as exc:  # as on_frame answers it, with the id it came with
+            send([self._frame({"id": _unpackb(packed_id), "error": to_sidecar_error(exc).to_dict()})])
+            return
         size = len(payload)
-        packed_id = self._packer.pack(request_id)
         bin_head = bin_header(size)
         length = _LENGTH.pack(len(_ECHO_MAP) + len(packed_id) + len(_PAYLOAD_KEY) + len(bin_head) + size)
         if size > _SEPARATE_ABOVE:

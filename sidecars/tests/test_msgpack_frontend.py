@@ -76,6 +76,40 @@ def test_echo_reply_is_plain_msgpack_at_every_bin_width(size: int) -> None:
     assert msgpack.unpackb(bin_header(size) + payload) == payload
 
 
+def raw_replies(body: bytes, core: Core | None = None) -> list[bytes]:
+    sent: list[bytes] = []
+    MsgpackSession(core or FakeCore()).on_frame(body, lambda frames: sent.append(b"".join(frames)))
+    return sent
+
+
+@pytest.mark.parametrize("size", [0, 255, 256, 3072, 65536])
+def test_the_echo_read_in_place_answers_byte_for_byte_as_the_general_path(size: int) -> None:
+    # Our clients' key order (id, op, payload) is read in place; any other order goes through the
+    # unpacker. Both must write the same reply, for every width of id and bin.
+    payload = bytes(i % 253 for i in range(size))
+    for request_id in (0, 127, 128, 256, 65536, 2**32 - 1, 2**64 - 1):
+        in_place = raw_replies(msgpack.packb({"id": request_id, "op": "echo", "payload": payload}))
+        general = raw_replies(msgpack.packb({"op": "echo", "payload": payload, "id": request_id}))
+        assert in_place == general and len(in_place) == 1, request_id
+
+
+@pytest.mark.parametrize(("case", "tail"), [("one byte more", b"\x00"), ("one byte short", None)])
+def test_an_echo_frame_whose_bin_does_not_end_it_is_bad_input(case: str, tail: bytes | None) -> None:
+    body = msgpack.packb({"id": 5, "op": "echo", "payload": bytes(300)})
+    body = body + tail if tail is not None else body[:-1]
+    [reply] = [msgpack.unpackb(r[4:]) for r in raw_replies(body)]
+    assert reply["error"]["code"] == "BAD_INPUT", case
+
+
+def test_an_echo_the_core_refuses_is_answered_with_its_id() -> None:
+    class Refusing(FakeCore):
+        def echo(self, payload: bytes) -> bytes:
+            raise SidecarError("BAD_INPUT", "not this one")
+
+    [reply] = [msgpack.unpackb(r[4:]) for r in raw_replies(msgpack.packb({"id": 300, "op": "echo", "payload": b"x"}), Refusing())]
+    assert reply == {"id": 300, "error": {"code": "BAD_INPUT", "message": "not this one"}}
+
+
 def test_classify_one_image_and_a_batch() -> None:
     assert session_replies({"id": 3, "op": "classify", "images": bytes(3072 * 3)}) == [
         {"id": 3, "labels": b"\x00\x01\x02", "compute_ns": 5_000_000_000}
