@@ -41,6 +41,7 @@ WORKERS = 8
 GRACE_S = 3.0
 DEADLINE_KEY = "sidecar.read_deadline"  # scope key: when the request's body must have arrived
 EOF_KEY = "sidecar.eof"  # scope key: the client half-closed before its body was whole
+COMPLETE_KEY = "sidecar.complete"  # scope key: the whole request is parsed (no read can wait)
 LINGER_KEY = "sidecar.linger"  # scope key: the body was refused unread; close gently after the reply
 LINGER_S = 1.0  # as stream_server.LINGER_S
 WRITE_BUFFER_BYTES = 16 * 1024
@@ -81,6 +82,10 @@ class _Protocol(HttpToolsProtocol):  # type: ignore[misc]
         super().on_headers_complete()
         if self.cycle is not None and self.cycle.scope is self.scope:
             self.cycle.transport = _GentleClose(self, self.scope)
+
+    def on_message_complete(self) -> None:
+        self.scope[COMPLETE_KEY] = True  # type: ignore[literal-required]
+        super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._head_timer is not None:
@@ -181,9 +186,20 @@ class App:
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise _Refuse(too_large(self.max_body_bytes, declared))
-        deadline = scope.get(DEADLINE_KEY) or time.monotonic() + self.read_timeout_s
         parts: list[bytes] = []
         size = 0
+        if scope.get(COMPLETE_KEY):  # all here already (most requests): no deadline to keep, no timer
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            body: bytes = message.get("body", b"")
+            if len(body) > self.max_body_bytes:  # chunked: no Content-Length said so before
+                raise _Refuse(too_large(self.max_body_bytes, str(len(body))))
+            if not message.get("more_body", False):
+                return body
+            parts.append(body)
+            size = len(body)
+        deadline = scope.get(DEADLINE_KEY) or time.monotonic() + self.read_timeout_s
         while True:
             try:
                 message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.001))
@@ -254,7 +270,8 @@ def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Calla
     level = logging.getLogger().getEffectiveLevel()
     config = uvicorn.Config(app, loop="uvloop", http=protocol, lifespan="off", access_log=False, log_config=None,
                             log_level=level, timeout_keep_alive=int(KEEPALIVE_S), timeout_graceful_shutdown=int(GRACE_S),
-                            backlog=BACKLOG, server_header=False, date_header=False)
+                            backlog=BACKLOG, server_header=False, date_header=False,
+                            proxy_headers=False)  # a local sidecar: no proxy in front to trust
     listener, bound = bind(address, backlog=BACKLOG)
     server = uvicorn.Server(config)
 

@@ -168,6 +168,23 @@ def test_a_request_after_a_slow_one_gets_the_whole_deadline(tmp_path: Path) -> N
         assert running.stop() == 0
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_whole_chunked_body_over_the_limit_is_refused(tmp_path: Path, stack: str) -> None:
+    # No Content-Length says the size up front; sent in one write, the whole body is parsed before
+    # the route runs (uvicorn's path without a read deadline), and must still be held to the limit.
+    running = start_stack(stack, f"unix:{tmp_path}/s.sock", max_frame_bytes=1000)
+    try:
+        body = json.dumps({"prompt": "x" * 1400}).encode()
+        chunked = b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (700, body[:700], len(body) - 700, body[700:])
+        with connect(running, timeout=10) as sock:
+            sock.sendall(post("/echo", chunked, CHUNKED))
+            status, _headers, reply = Reader(sock).response()
+            assert (status, code_of(reply)) == (413, "FRAME_TOO_LARGE")
+        echo_ok(running)
+    finally:
+        assert running.stop() == 0
+
+
 CHUNKED = "Transfer-Encoding: chunked"
 MALFORMED = {
     "chunk size zz": (post("/echo", b"zz\r\n{}\r\n0\r\n\r\n", CHUNKED), 400, "BAD_INPUT"),
