@@ -3,14 +3,17 @@
  * PAYLOAD_BYTES against a real grpc sidecar (grpcio, GRPC_SERVER: thread by default) through
  * (a) the lean-http2 transport, (b) a bare node:http2 loop with hand-encoded protobuf (field 1,
  * bytes) and nothing else, (c) grpc-js; and the framed transport on its own sidecar as the floor.
- * Interleaved blocks, p50 per arm and its ratio to framed.
+ * With BARE=1, two more arms call the least a grpcio server can do (scripts/bench/bare_grpcio_server.py:
+ * a generic handler returning the request's bytes, GRPC_SERVER thread or aio-uvloop) through
+ * lean-http2 and the bare loop. Interleaved blocks, p50 per arm and its ratio to framed, and the
+ * CPU per call of the client (this process) and of the arm's server process (Linux /proc).
  * Run: `npx tsx transports/bench/grpc-clients.bench.ts` (N=2000 BLOCKS=5 FAMILY=unix|tcp GRPC_SERVER=thread|aio|aio-uvloop,
- * BEFORE=file.ts to add another lean-http2 build as an arm).
+ * BARE=1, BEFORE=file.ts to add another lean-http2 build as an arm).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -30,7 +33,8 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'grpc-bench-'));
 
 async function sidecar(transport: string, name: string, extra: string[] = []): Promise<{ child: ChildProcess; address: Address }> {
   const listen = FAMILY === 'unix' ? `unix:${path.join(dir, `${name}.sock`)}` : 'tcp:127.0.0.1:0';
-  const child = spawn('.venv/bin/python', ['-m', 'sidecars', '--model', 'echo', '--transport', transport, '--listen', listen, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const args = transport === 'bare-grpcio' ? ['scripts/bench/bare_grpcio_server.py', listen, GRPC_SERVER === 'thread' ? 'thread' : 'aio-uvloop'] : ['-m', 'sidecars', '--model', 'echo', '--transport', transport, '--listen', listen, ...extra];
+  const child = spawn('.venv/bin/python', args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
   const ready = JSON.parse(line) as { listen?: string; address?: string };
   return { child, address: parseAddress(ready.listen ?? ready.address ?? listen) };
@@ -53,6 +57,7 @@ function bareRequest(): Buffer {
 function bareClient(address: Address): { call(): Promise<number>; close(): void } {
   const authority = address.family === 'unix' ? 'http://localhost' : `http://${address.host}:${address.port}`;
   const session = http2.connect(authority, address.family === 'unix' ? { createConnection: () => net.connect(address.path) } : {});
+  session.on('error', () => undefined); // a server stopped first ends the session: nothing to report
   const body = bareRequest();
   const headers = { ':method': 'POST', ':path': '/sidecar.v1.Sidecar/Echo', 'content-type': 'application/grpc', te: 'trailers' };
   return {
@@ -69,7 +74,18 @@ function bareClient(address: Address): { call(): Promise<number>; close(): void 
   };
 }
 
-type Arm = { name: string; once: () => Promise<unknown> };
+type Arm = { name: string; once: () => Promise<unknown>; server: ChildProcess };
+
+/** A process's CPU time so far (user + system), in microseconds; NaN where /proc cannot tell. */
+function processCpuUs(child: ChildProcess): number {
+  try {
+    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS) * 1e6;
+  } catch {
+    return NaN;
+  }
+}
+const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 async function main(): Promise<void> {
   const grpc = await sidecar('grpc', 'grpc', ['--grpc-server', GRPC_SERVER]);
@@ -86,21 +102,34 @@ async function main(): Promise<void> {
   const older = before === undefined ? undefined : grpcTransport(await ((await import(path.resolve(before))) as { connectLeanHttp2: typeof connectLeanHttp2 }).connectLeanHttp2(options(grpc.address)), options(grpc.address));
   const [f, lean, js] = transports as [Transport, Transport, Transport];
   const arms: Arm[] = [
-    { name: 'framed', once: () => f.echo(payload) },
-    { name: 'lean-http2', once: () => lean.echo(payload) },
-    { name: 'bare http2', once: () => bare.call() },
-    { name: 'grpc-js', once: () => js.echo(payload) },
-    ...(older === undefined ? [] : [{ name: 'lean (before)', once: () => older.echo(payload) }]),
+    { name: 'framed', once: () => f.echo(payload), server: framed.child },
+    { name: 'lean-http2', once: () => lean.echo(payload), server: grpc.child },
+    { name: 'bare http2', once: () => bare.call(), server: grpc.child },
+    { name: 'grpc-js', once: () => js.echo(payload), server: grpc.child },
+    ...(older === undefined ? [] : [{ name: 'lean (before)', once: () => older.echo(payload), server: grpc.child }]),
   ];
+  const closers: (() => void)[] = [];
+  // BARE=1: the same clients against grpcio doing nothing but return the bytes.
+  const bareServer = process.env['BARE'] === '1' ? await sidecar('bare-grpcio', 'bare') : undefined;
+  if (bareServer !== undefined) {
+    const leanOnBare = await (await loadTransport('grpc'))(options(bareServer.address, { grpcClient: 'lean-http2' }));
+    transports.push(leanOnBare);
+    const bareOnBare = bareClient(bareServer.address);
+    closers.push(() => bareOnBare.close());
+    arms.push({ name: 'lean > bare', once: () => leanOnBare.echo(payload), server: bareServer.child });
+    arms.push({ name: 'bare > bare', once: () => bareOnBare.call(), server: bareServer.child });
+  }
   const samples = new Map<string, number[]>(arms.map((a) => [a.name, []]));
   // The Node process's own CPU per call (user + system): what the client costs, less swayed by load than latency.
   const cpu = new Map<string, number>(arms.map((a) => [a.name, 0]));
+  const serverCpu = new Map<string, number>(arms.map((a) => [a.name, 0]));
   for (const arm of arms) for (let i = 0; i < 200; i++) await arm.once(); // warm-up
   for (let b = 0; b < BLOCKS; b++) {
     // Each block starts with the next arm: garbage one arm leaves (collected in the next) is spread over all.
     for (const arm of [...arms.slice(b % arms.length), ...arms.slice(0, b % arms.length)]) {
       const out = samples.get(arm.name)!;
       const before = process.cpuUsage();
+      const serverBefore = processCpuUs(arm.server);
       for (let i = 0; i < N / BLOCKS; i++) {
         const t0 = process.hrtime.bigint();
         await arm.once();
@@ -108,16 +137,22 @@ async function main(): Promise<void> {
       }
       const used = process.cpuUsage(before);
       cpu.set(arm.name, (cpu.get(arm.name) ?? 0) + used.user + used.system);
+      serverCpu.set(arm.name, (serverCpu.get(arm.name) ?? 0) + processCpuUs(arm.server) - serverBefore);
     }
   }
   const p50 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
   const floor = p50(samples.get('framed')!);
   console.log(`${FAMILY} ${formatAddress(grpc.address)} grpc-server=${GRPC_SERVER} payload=${PAYLOAD_BYTES} N=${N} per arm`);
-  for (const [name, xs] of samples) console.log(`${name.padEnd(12)} p50 ${p50(xs).toFixed(1).padStart(7)} us  x${(p50(xs) / floor).toFixed(2)} framed  client CPU ${((cpu.get(name) ?? 0) / xs.length).toFixed(1)} us/call`);
+  for (const [name, xs] of samples) {
+    const perCall = (total: number | undefined): string => ((total ?? NaN) / xs.length).toFixed(1);
+    console.log(`${name.padEnd(12)} p50 ${p50(xs).toFixed(1).padStart(7)} us  x${(p50(xs) / floor).toFixed(2)} framed  CPU us/call: client ${perCall(cpu.get(name))}, server ${perCall(serverCpu.get(name))}`);
+  }
   for (const t of transports) await t.close();
   await older?.close();
   bare.close();
+  for (const close of closers) close();
   grpc.child.kill('SIGTERM');
+  bareServer?.child.kill('SIGTERM');
   framed.child.kill('SIGTERM');
 }
 
