@@ -94,23 +94,30 @@ export const createHttpJsonTransport: TransportFactory = async (options) => {
     return sendBody(method, path, JSON_HEADERS, body);
   }
 
-  async function sendBody(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body: Buffer | null): Promise<HttpResponse> {
+  // Not async: the client's promise is handed on as it is, with no extra promise and ticks around it.
+  function sendBody(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body: Buffer | null): Promise<HttpResponse> {
     if (body !== null && body.length > maxFrameBytes) {
-      throw new HarnessError('FRAME_TOO_LARGE', `Expected a request body of at most ${maxFrameBytes} bytes, got ${body.length}`);
+      return Promise.reject(new HarnessError('FRAME_TOO_LARGE', `Expected a request body of at most ${maxFrameBytes} bytes, got ${body.length}`));
     }
     return client.request({ method, path, headers, body });
   }
 
   const readText = (response: HttpResponse): Promise<string> => response.text();
 
-  /** One request, its whole body read, as the reply object; a non-200 reply throws its error. */
+  /**
+   * One request, its whole body read, as the reply object; a non-200 reply throws its error. One
+   * async layer over the client's two awaits (the echo's hot path: each layer more cost ~1-2 us).
+   */
   async function call(method: 'GET' | 'POST', path: string, fields?: unknown): Promise<Record<string, unknown>> {
     const response = await send(method, path, fields);
-    return replyObject(response, `${method} ${path}`);
+    return objectOf(response, await response.text(), `${method} ${path}`);
   }
 
   async function replyObject(response: HttpResponse, request: string): Promise<Record<string, unknown>> {
-    const text = await readText(response);
+    return objectOf(response, await readText(response), request);
+  }
+
+  function objectOf(response: HttpResponse, text: string, request: string): Record<string, unknown> {
     if (response.statusCode !== 200) throw replyError(response.statusCode, text, contentTypeOf(response), request);
     return record(parseJsonReply(text, contentTypeOf(response), request));
   }
@@ -180,8 +187,8 @@ export const createHttpJsonTransport: TransportFactory = async (options) => {
   }
 
   /** Under dialect `oip` only the protocol's routes exist: every other op is refused without a request. */
-  const oipOnly = <T>(op: string, run: () => Promise<T>): Promise<T> =>
-    options.dialect === 'oip' ? Promise.reject(new HarnessError('UNSUPPORTED_OP', `\`${op}\` is not an Open Inference Protocol route (dialect oip)`)) : run();
+  const notOip = (op: string): HarnessError => new HarnessError('UNSUPPORTED_OP', `\`${op}\` is not an Open Inference Protocol route (dialect oip)`);
+  const oipOnly = <T>(op: string, run: () => Promise<T>): Promise<T> => (options.dialect === 'oip' ? Promise.reject(notOip(op)) : run());
 
   // Check the peer now, so a wrong address fails here (CONNECT_FAILED) like the other wires. Readiness
   // is the route under test answering; a health route is asked only when one is named, except that
@@ -201,12 +208,14 @@ export const createHttpJsonTransport: TransportFactory = async (options) => {
     async metadata() {
       return readModelMetadata(await call('GET', modelPath(await modelName())));
     },
-    echo: (payload) => oipOnly('echo', async () => {
+    // Not through oipOnly: a closure per call is a measurable share of the echo's client time.
+    async echo(payload) {
+      if (options.dialect === 'oip') throw notOip('echo');
       const reply = await call('POST', HTTP_PATHS.echo, base64Body('prompt', payload));
       const echoed = reply['echo_prompt'];
       if (typeof echoed !== 'string') throw new HarnessError('PROTOCOL_ERROR', 'Expected `echo_prompt` to be a string in the echo reply');
       return Buffer.from(echoed, 'base64');
-    }),
+    },
     classify: (images) => oipOnly('classify', async (): Promise<ClassifyReply> => {
       const single = images.length === 3072;
       const reply = single ? await call('POST', HTTP_PATHS.classify, base64Body('image', images)) : await call('POST', HTTP_PATHS.classifyBatch, base64Body('images', images));

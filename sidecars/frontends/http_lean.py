@@ -204,10 +204,15 @@ class _Conn:
             total += size
 
 
-def _head_bytes(status: int, headers: dict[str, str], keep_alive: bool) -> list[str]:
+def _head_bytes(status: int, headers: dict[str, str], keep_alive: bool, http11: bool = True) -> list[str]:
+    """The status line and headers. Keep-alive is HTTP/1.1's default and goes unsaid there (one
+    header less for every client to parse, as uvicorn does); 1.0 needs it said."""
     lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
-    lines.append("Connection: keep-alive" if keep_alive else "Connection: close")
+    if not keep_alive:
+        lines.append("Connection: close")
+    elif not http11:
+        lines.append("Connection: keep-alive")
     return lines
 
 
@@ -261,14 +266,14 @@ class _Server:
 
     def send(self, conn: _Conn, reply: Reply, keep_alive: bool, head_only: bool, chunked_ok: bool = True) -> None:
         if reply.stream is None:
-            lines = _head_bytes(reply.status, reply.headers, keep_alive)
+            lines = _head_bytes(reply.status, reply.headers, keep_alive, chunked_ok)
             lines.append(f"Content-Length: {len(reply.body)}")
             head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
             conn.sock.sendall(head if head_only else head + reply.body)
             return
         stream = reply.stream
         try:
-            lines = _head_bytes(reply.status, reply.headers, keep_alive and chunked_ok)
+            lines = _head_bytes(reply.status, reply.headers, keep_alive and chunked_ok, chunked_ok)
             if chunked_ok:
                 lines.append("Transfer-Encoding: chunked")
             conn.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
