@@ -49,10 +49,6 @@ class Session(Protocol):
     # says whether the client has left; a session uses it to cancel work nobody waits for.
 
 
-class _Shutdown(Exception):
-    pass
-
-
 def send_frames(sock: socket.socket, frames: list[bytes]) -> None:
     total = sum(len(f) for f in frames)
     if total < JOIN_SMALLER_THAN or len(frames) == 1:
@@ -150,14 +146,29 @@ def accept_until_stopped(
     lock = threading.Lock()
     lingering = threading.BoundedSemaphore(REFUSALS_LINGERING)
 
+    stopping = False
+
+    # The handler only says so and wakes accept() (a listener shut down fails it at once, unix and
+    # tcp alike). It used to raise into whatever the main thread was doing, which could be inside
+    # `with lock` or Thread.start(): a lock left held hung the drain until the sidecar was killed.
     def stop(_signum: int, _frame: object) -> None:
-        raise _Shutdown()
+        nonlocal stopping
+        stopping = True
+        try:
+            listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         on_ready(bound)
-        while True:
-            conn, _ = listener.accept()
+        while not stopping:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                if stopping:
+                    break
+                raise
             if bound.family == "tcp":
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with lock:
@@ -178,7 +189,6 @@ def accept_until_stopped(
             thread = threading.Thread(target=run, daemon=True, name=thread_name)
             thread.start()
             threads[:] = [t for t in threads if t.is_alive()] + [thread]
-    except _Shutdown:
         log.info("shutting down: %d connection(s) open", len(connections))
     finally:
         if on_stop is not None:

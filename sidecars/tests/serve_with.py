@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from typing import Any
 
@@ -31,11 +32,24 @@ def rss_bytes(pid: int) -> int:
 def main(transport: str, listen: str, options_json: str) -> None:
     core = EchoCore({})
     core.load()
+    options = json.loads(options_json)
+    if options.pop("sigterm_while_refusing", False):
+        # The main thread signals itself in the middle of its own work (answering a connection over
+        # the cap): the refusal must still go out whole, and the sidecar then stop cleanly.
+        from sidecars.frontends import stream_server
+
+        refuse = stream_server._refuse
+
+        def refuse_after_a_signal(*args: Any) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            refuse(*args)
+
+        stream_server._refuse = refuse_after_a_signal  # type: ignore[assignment]
 
     def on_ready(bound: Address) -> None:
         print(json.dumps({"event": "ready", "address": str(bound), "pid": os.getpid()}), flush=True)
 
-    load_frontend(transport)(core, parse_address(listen), json.loads(options_json), on_ready)
+    load_frontend(transport)(core, parse_address(listen), options, on_ready)
 
 
 if __name__ == "__main__":

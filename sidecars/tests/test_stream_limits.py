@@ -114,6 +114,25 @@ def test_connections_over_the_cap_are_refused_with_overloaded(tmp_path: Path, tr
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_signal_never_cuts_into_the_main_threads_work(tmp_path: Path, transport: str) -> None:
+    # SIGTERM lands while the accept loop is refusing a connection over the cap. It used to raise
+    # there (and could inside a held lock, hanging the drain until SIGKILL); now the refusal goes
+    # out whole, the held connection drains, and the sidecar exits 0.
+    sidecar = start_with(transport, f"unix:{tmp_path}/s.sock", max_connections=1, sigterm_while_refusing=True)
+    held = connect(sidecar.address)
+    try:
+        held.sendall(echo_request(transport, b"held"))
+        assert echo_reply(transport, held) == b"held"
+        with connect(sidecar.address) as extra:
+            assert error_code(transport, read_frame(extra)) == (None, "OVERLOADED")
+        assert is_closed(held)  # drained: its reading side shut, so the server ends it
+        assert sidecar.proc.wait(timeout=10) == 0
+    finally:
+        held.close()
+        sidecar.stop()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_sigterm_does_not_wait_on_each_client_that_stopped_reading(tmp_path: Path, transport: str) -> None:
     sidecar = start_with(transport, f"unix:{tmp_path}/s.sock", max_frame_bytes=16 * 1024 * 1024)
     deaf = [connect(sidecar.address) for _ in range(4)]
