@@ -149,19 +149,24 @@ export async function runEchoSuite(ctx: SuiteContext): Promise<void> {
   const calibrate = ctx.config.calibration && ctx.config.connect === undefined;
   const families = ctx.config.connect === undefined ? ctx.config.families : [targets[0]?.family ?? 'unix'];
   const groups = echoGroups(ctx);
-  await withPeers(calibrate ? families : [], (peers) =>
-    ctx.withSidecars(targets, async (leases) => {
-      leases.forEach((l, i) => {
-        if (l instanceof HarnessError) ctx.progress.log(`sidecar for ${targets[i]?.transport}/${targets[i]?.family} failed: ${l.code}: ${l.message.split('\n')[0] ?? ''}`);
-      });
-      const plans = families.flatMap((family) => groups.map((group) => ({ family, group, arms: groupArms(ctx, group, family, targets, leases, peers) })));
-      ctx.progress.plan(plans.reduce((n, p) => n + p.arms.length, 0));
-      for (const { family, group, arms } of plans) {
+  const peerFamilies = calibrate ? families : [];
+  await ctx.withSidecars(targets, async (leases) => {
+    leases.forEach((l, i) => {
+      if (l instanceof HarnessError) ctx.progress.log(`sidecar for ${targets[i]?.transport}/${targets[i]?.family} failed: ${l.code}: ${l.message.split('\n')[0] ?? ''}`);
+    });
+    const plansWith = (peers: Peers): { family: Family; group: EchoGroup; arms: GroupArm[] }[] =>
+      families.flatMap((family) => groups.map((group) => ({ family, group, arms: groupArms(ctx, group, family, targets, leases, peers) })));
+    // The count depends only on which families have a peer, so it is taken before any peer starts:
+    // counting a run's cells (harness/plan.ts) stops at plan() and starts no C process.
+    const notYet = new HarnessError('ABORTED', 'not started: counting cells');
+    ctx.progress.plan(plansWith(new Map(peerFamilies.map((f) => [f, notYet]))).reduce((n, p) => n + p.arms.length, 0));
+    await withPeers(peerFamilies, async (peers) => {
+      for (const { family, group, arms } of plansWith(peers)) {
         if (ctx.signal.aborted) return;
         // An open-loop generator keeps to its schedule by spinning between arrivals: never on the servers' core.
         const pinned = group.scenario === 'server' ? ('split' as const) : true;
         await ctx.measure(arms, { label: label(group, family), figure: figureOf(group), minRounds: ctx.config.minRounds, maxRounds: ctx.config.maxRounds, pinned, strictFloors: group.scenario === 'single-stream' });
       }
-    }),
-  );
+    });
+  });
 }
