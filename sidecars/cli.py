@@ -81,7 +81,7 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-connections", type=int, default=512,
                    help="framed, msgpack: connections open at once; one more is refused with OVERLOADED")
     p.add_argument("--read-timeout-s", type=float, default=10.0,
-                   help="http-json: seconds a request (head and body) has to arrive whole")
+                   help="framed, msgpack, http-json: seconds a frame or request (head and body) has to arrive whole, from its first byte")
     p.add_argument("--max-inflight-bytes", type=int, default=128 * 1024 * 1024,
                    help="grpc: request and reply bytes held for calls not yet ended; more calls are refused with OVERLOADED")
     p.add_argument("--allow-remote", action="store_true",

@@ -32,9 +32,9 @@ from ..address import Address, bind
 from ..cores.base import Core
 from ..errors import SidecarError
 from .framing import DEFAULT_MAX_FRAME_BYTES
-from .http_lean import DEFAULT_READ_TIMEOUT_S, KEEPALIVE_S, WRITE_TIMEOUT_S
+from .http_lean import KEEPALIVE_S, WRITE_TIMEOUT_S
 from .http_routes import Call, Handler, Reply, Routes, error_reply, handle, too_large
-from .stream_server import BACKLOG
+from .stream_server import BACKLOG, DEFAULT_READ_TIMEOUT_S, read_timeout
 
 log = logging.getLogger("sidecars.http_asgi")
 WORKERS = 8
@@ -261,9 +261,7 @@ async def _watch(receive: Callable[..., Any], left: threading.Event) -> None:
 
 
 def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Callable[[Address], None]) -> None:
-    read_timeout_s = float(options.get("read_timeout_s") or DEFAULT_READ_TIMEOUT_S)
-    if read_timeout_s <= 0:
-        raise ValueError(f"Expected `read_timeout_s` to be positive, got {read_timeout_s!r}")
+    read_timeout_s = read_timeout(options)
     protocol = type("SidecarHttpToolsProtocol", (_Protocol,), {"read_timeout_s": read_timeout_s})
     pool = futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="core")
     app = App(core, int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES), read_timeout_s, pool)

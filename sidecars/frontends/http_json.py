@@ -35,7 +35,8 @@ from ..address import Address
 from ..cores.base import Core
 from .framing import DEFAULT_MAX_FRAME_BYTES
 from .http_app import create_app
-from .http_workers import DEFAULT_READ_TIMEOUT_S, GTHREAD_EXTENDED
+from . import stream_server
+from .http_workers import GTHREAD_EXTENDED
 
 HTTP_WORKERS = ("sync", "gthread")
 # `--http-stack`: the server under the same routes (http_routes.py); the gunicorn ones are served here.
@@ -87,10 +88,7 @@ def gunicorn_settings(address: Address, options: dict[str, Any]) -> dict[str, An
 
 def read_timeout(options: dict[str, Any]) -> float:
     """`options["read_timeout_s"]`: how long a request may take to arrive whole (http_workers.py)."""
-    value = float(options.get("read_timeout_s") or DEFAULT_READ_TIMEOUT_S)
-    if value <= 0:
-        raise ValueError(f"Expected `read_timeout_s` to be positive, got {value!r}")
-    return value
+    return stream_server.read_timeout(options)
 
 
 def bound_address(requested: Address, listener_name: Any) -> Address:

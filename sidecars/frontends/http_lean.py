@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import struct
 import time
 from http import HTTPStatus
 from typing import Any, Callable
@@ -29,7 +28,7 @@ from ..errors import SidecarError
 from . import peer
 from .framing import DEFAULT_MAX_FRAME_BYTES
 from .http_routes import Call, Reply, Routes, error_reply, handle, too_large
-from .stream_server import _lingering_close, _refuse, accept_until_stopped, connection_cap
+from .stream_server import TIMEVAL, _lingering_close, _refuse, accept_until_stopped, connection_cap, read_timeout
 
 log = logging.getLogger("sidecars.http_lean")
 RECV_BYTES = 256 * 1024
@@ -37,8 +36,6 @@ HEAD_BYTES = 64 * 1024  # request line and headers together
 CHUNK_LINE_BYTES = 4096
 KEEPALIVE_S = 75.0  # as gunicorn's gthread here (http_json.KEEPALIVE_S): longer than the client's idle limit
 WRITE_TIMEOUT_S = 60.0  # as http_workers.WRITE_TIMEOUT_S
-DEFAULT_READ_TIMEOUT_S = 10.0
-_TIMEVAL = struct.Struct("@ll")
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
 
@@ -56,7 +53,7 @@ class _Refuse(Exception):
 
 def _timeval(seconds: float) -> bytes:
     micros = max(1, int(seconds * 1_000_000))
-    return _TIMEVAL.pack(micros // 1_000_000, micros % 1_000_000)
+    return TIMEVAL.pack(micros // 1_000_000, micros % 1_000_000)
 
 
 class _Conn:
@@ -302,10 +299,7 @@ class _Refusal:
 
 def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Callable[[Address], None]) -> None:
     """Accept until SIGTERM/SIGINT, then let requests in progress finish (stream_server._drain)."""
-    server = _Server(core, int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES),
-                     float(options.get("read_timeout_s") or DEFAULT_READ_TIMEOUT_S))
-    if server.read_timeout_s <= 0:
-        raise ValueError(f"Expected `read_timeout_s` to be positive, got {server.read_timeout_s!r}")
+    server = _Server(core, int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES), read_timeout(options))
     cap = connection_cap(options)
     overloaded = SidecarError("OVERLOADED", f"Expected at most {cap} connections at once, got one more")
 

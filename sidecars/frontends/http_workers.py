@@ -40,7 +40,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .http_app import CLOSE_CONNECTION
 from .stream_server import _lingering_close
 
-DEFAULT_READ_TIMEOUT_S = 10.0
 # Longer than a generation's client-stall timeout (30 s by default, sidecars/cores/gemma.py), so that a
 # stalled stream ends with its TIMEOUT event rather than this, when the client reads again in time.
 WRITE_TIMEOUT_S = 60.0

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import struct
 import threading
 import time
 from typing import Any, Callable, Protocol
@@ -29,6 +30,10 @@ BACKLOG = 4096
 DEFAULT_MAX_CONNECTIONS = 512
 STOP_GRACE_S = 2.0  # for all handlers together; one still sending after it is cut off
 REFUSALS_LINGERING = 32  # refused connections closed gently (_lingering_close) at a time; more closed at once
+# A frame (framed, msgpack) or request (lean HTTP) must arrive whole within this long of its first
+# byte (`--read-timeout-s`); a connection idle between requests has no deadline.
+DEFAULT_READ_TIMEOUT_S = 10.0
+TIMEVAL = struct.Struct("@ll")  # struct timeval, for SO_RCVTIMEO and SO_SNDTIMEO
 
 
 class Session(Protocol):
@@ -75,7 +80,25 @@ def _lingering_close(sock: socket.socket) -> None:
         pass
 
 
-def _serve_connection(sock: socket.socket, session: Session, max_frame_bytes: int) -> None:
+def read_timeout(options: dict[str, Any]) -> float:
+    """`options["read_timeout_s"]`, or the default; a value that is not positive is refused."""
+    value = float(options.get("read_timeout_s") or DEFAULT_READ_TIMEOUT_S)
+    if value <= 0:
+        raise ValueError(f"Expected `read_timeout_s` to be positive, got {value!r}")
+    return value
+
+
+def receive_timeout(sock: socket.socket, seconds: float) -> None:
+    """SO_RCVTIMEO: a blocking recv waits at most `seconds` (0: no limit), then raises BlockingIOError."""
+    micros = 0 if seconds <= 0 else max(1, int(seconds * 1_000_000))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, TIMEVAL.pack(micros // 1_000_000, micros % 1_000_000))
+
+
+def _serve_connection(sock: socket.socket, session: Session, max_frame_bytes: int,
+                      read_timeout_s: float = DEFAULT_READ_TIMEOUT_S) -> None:
+    """Frames in, replies out. A frame must arrive whole within `read_timeout_s` of the read that
+    brought its first byte; the socket's timeout is set only while a frame is part-way in (a frame
+    that arrives in one read, as a small request does, costs no setsockopt)."""
     decoder = FrameDecoder(max_frame_bytes=max_frame_bytes)
 
     def send(frames: list[bytes]) -> None:
@@ -87,15 +110,27 @@ def _serve_connection(sock: socket.socket, session: Session, max_frame_bytes: in
     # One reused receive buffer: a fresh 256 KiB bytes object per recv costs an mmap/munmap pair.
     buffer = bytearray(RECV_BYTES)
     view = memoryview(buffer)
+    deadline: float | None = None  # while a frame is part-way in: when it must be whole
     try:
         while True:
-            n = sock.recv_into(buffer)
+            try:
+                n = sock.recv_into(buffer)
+            except BlockingIOError:  # SO_RCVTIMEO ran out: the frame part-way in is late
+                error = SidecarError("TIMEOUT", f"Expected a whole frame within {read_timeout_s:g} s of its first byte, "
+                                                f"got {decoder.pending_bytes} bytes of it")
+                log.info("closing connection: %s", error.message)
+                last = session.on_stream_error(error)
+                if last:
+                    sock.sendall(last)
+                _lingering_close(sock)
+                return
             data = view[:n]
             if not n:
                 if decoder.pending_bytes:
                     log.info("client closed mid-frame with %d bytes pending", decoder.pending_bytes)
                 return
-            for body in decoder.feed(data):
+            frames = decoder.feed(data)
+            for body in frames:
                 session.on_frame(body, send)
             if decoder.error is not None:
                 log.info("closing connection: %s", decoder.error.message)
@@ -104,6 +139,14 @@ def _serve_connection(sock: socket.socket, session: Session, max_frame_bytes: in
                     sock.sendall(last)
                 _lingering_close(sock)
                 return
+            if decoder.pending_bytes:
+                now = time.monotonic()
+                if deadline is None or frames:  # this read began the frame now part-way in
+                    deadline = now + read_timeout_s
+                receive_timeout(sock, max(deadline - now, 0.001))
+            elif deadline is not None:
+                deadline = None
+                receive_timeout(sock, 0)
     except (ConnectionError, BrokenPipeError, OSError) as exc:
         log.info("connection dropped: %s", exc)
     finally:
@@ -116,14 +159,16 @@ def serve_stream(
     on_ready: Callable[[Address], None],
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
 ) -> None:
     """Accept connections until SIGTERM/SIGINT, then drain in-flight requests and return.
 
-    A connection over `max_connections` gets the codec's error frame OVERLOADED and is closed.
+    A connection over `max_connections` gets the codec's error frame OVERLOADED and is closed; a
+    frame not whole within `read_timeout_s` of its first byte gets TIMEOUT and its connection closed.
     """
     accept_until_stopped(
         address, on_ready, max_connections,
-        serve=lambda conn: _serve_connection(conn, make_session(), max_frame_bytes),
+        serve=lambda conn: _serve_connection(conn, make_session(), max_frame_bytes, read_timeout_s),
         refuse=lambda conn, lingering: _refuse(conn, make_session(), max_connections, lingering),
     )
 

@@ -114,6 +114,53 @@ def test_connections_over_the_cap_are_refused_with_overloaded(tmp_path: Path, tr
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_frame_that_stops_part_way_is_timed_out_and_others_are_served(tmp_path: Path, transport: str) -> None:
+    sidecar = start_with(transport, f"unix:{tmp_path}/s.sock", read_timeout_s=0.5)
+    try:
+        whole = echo_request(transport, b"x" * 3000)
+        stalled = [connect(sidecar.address) for _ in range(2)]
+        stalled[0].sendall(whole[:3])  # part of the length prefix
+        stalled[1].sendall(whole[:1500])  # the prefix and half the body
+        idle = connect(sidecar.address)  # nothing sent: no deadline while idle between frames
+        started = time.monotonic()
+        with connect(sidecar.address) as other:  # served meanwhile
+            other.sendall(whole)
+            assert echo_reply(transport, other) == b"x" * 3000
+        for sock in stalled:
+            with sock:
+                sock.settimeout(5)
+                assert error_code(transport, read_frame(sock)) == (None, "TIMEOUT")
+                assert is_closed(sock)
+        assert time.monotonic() - started < 3
+        with idle:  # still open past the deadline, and served
+            idle.sendall(whole[:100])
+            time.sleep(0.2)  # a frame sent in pieces within the deadline is whole in time
+            idle.sendall(whole[100:])
+            assert echo_reply(transport, idle) == b"x" * 3000
+    finally:
+        assert sidecar.stop() == 0
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_each_frame_has_its_own_deadline(tmp_path: Path, transport: str) -> None:
+    # The second frame starts in the read that ends the first: its deadline counts from there, not
+    # from the first frame's first byte (which it outlives).
+    sidecar = start_with(transport, f"unix:{tmp_path}/s.sock", read_timeout_s=1.0)
+    try:
+        first, second = echo_request(transport, b"a" * 2000), echo_request(transport, b"b" * 2000)
+        with connect(sidecar.address) as sock:
+            sock.sendall(first[:100])
+            time.sleep(0.6)
+            sock.sendall(first[100:] + second[:100])
+            assert echo_reply(transport, sock) == b"a" * 2000
+            time.sleep(0.7)  # 1.3 s after the first frame began, 0.7 s into the second
+            sock.sendall(second[100:])
+            assert echo_reply(transport, sock) == b"b" * 2000
+    finally:
+        assert sidecar.stop() == 0
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_a_signal_never_cuts_into_the_main_threads_work(tmp_path: Path, transport: str) -> None:
     # SIGTERM lands while the accept loop is refusing a connection over the cap. It used to raise
     # there (and could inside a held lock, hanging the drain until SIGKILL); now the refusal goes
