@@ -18,10 +18,12 @@ const REQUIREMENTS = path.join(ROOT, 'sidecars', 'requirements.txt');
 const CONSTRAINTS = path.join(ROOT, 'sidecars', 'constraints-debian.txt');
 // Independent Open Inference Protocol clients (tritonclient) for the tests, in a venv of their own:
 // their grpcio and protobuf are far newer than the sidecar's (Debian's grpcio 1.51) and would break it.
-const CLIENTS_VENV = path.join(ROOT, '.venv-clients');
-const CLIENTS_PYTHON = path.join(CLIENTS_VENV, 'bin', 'python');
-const CLIENTS_STAMP = path.join(CLIENTS_VENV, '.sidecar-bench-stamp');
-const CLIENTS_REQUIREMENTS = path.join(ROOT, 'sidecars', 'requirements-clients.txt');
+// And the sidecar's http-json under the gunicorn pip installs today (27), whose gthread worker
+// differs from Debian's 20.1 (frontends/http_workers.py): its own venv, without torch.
+const TEST_VENVS = [
+  { dir: '.venv-clients', requirements: 'requirements-clients.txt', what: 'tritonclient', skipped: 'the tests that drive the sidecar with tritonclient' },
+  { dir: '.venv-gunicorn', requirements: 'requirements-gunicorn-latest.txt', what: 'the latest gunicorn', skipped: 'the http-json tests on the latest gunicorn' },
+];
 const forTests = process.argv.includes('--tests') || process.env.npm_lifecycle_event === 'pretest';
 
 function ensureNodeModules() {
@@ -160,27 +162,31 @@ function pipInstall(extra) {
 }
 
 /**
- * .venv-clients for the tests, rebuilt only when requirements-clients.txt changes (a stamp of its
- * hash, as .venv). Where it cannot be built (no package index) the tests that need it are skipped
- * with a reason; under CI (CI=true) that is a failure here, so a run never passes without them.
+ * A venv of its own for some tests (TEST_VENVS), rebuilt only when its requirements change (a stamp
+ * of their hash, as .venv). Where it cannot be built (no package index) the tests that need it are
+ * skipped with a reason; under CI (CI=true) that is a failure here, so a run never passes without them.
  */
-function ensureClients() {
-  const stamp = createHash('sha256').update(readFileSync(CLIENTS_REQUIREMENTS)).digest('hex');
-  if (existsSync(CLIENTS_PYTHON) && existsSync(CLIENTS_STAMP) && readFileSync(CLIENTS_STAMP, 'utf8') === stamp) return;
-  const fix = `python3 -m venv .venv-clients && .venv-clients/bin/python -m pip install -r sidecars/requirements-clients.txt`;
-  const trouble = (what) => {
-    if (process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false') fail(what, fix);
-    log(`warning: ${what}; the tests that drive the sidecar with tritonclient will be skipped (to fix it, run: ${fix})`);
+function ensureTestVenv({ dir, requirements, what, skipped }) {
+  const venv = path.join(ROOT, dir);
+  const python = path.join(venv, 'bin', 'python');
+  const stampFile = path.join(venv, '.sidecar-bench-stamp');
+  const requirementsFile = path.join(ROOT, 'sidecars', requirements);
+  const stamp = createHash('sha256').update(readFileSync(requirementsFile)).digest('hex');
+  if (existsSync(python) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return;
+  const fix = `python3 -m venv ${dir} && ${dir}/bin/python -m pip install -r sidecars/${requirements}`;
+  const trouble = (why) => {
+    if (process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false') fail(why, fix);
+    log(`warning: ${why}; ${skipped} will be skipped (to fix it, run: ${fix})`);
   };
   if (isDebianRoot()) debianPackages(['python3-venv']);
-  const python = ['python3', 'python'].find((p) => run(p, ['--version'], { allowFailure: true }).status === 0);
-  if (python === undefined) return trouble('no python3 on PATH for .venv-clients');
-  log('installing sidecars/requirements-clients.txt (tritonclient) into .venv-clients');
-  rmSync(CLIENTS_VENV, { recursive: true, force: true });
-  if (run(python, ['-m', 'venv', CLIENTS_VENV], { allowFailure: true }).status !== 0) return trouble('could not create .venv-clients');
-  const pip = run(CLIENTS_PYTHON, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', CLIENTS_REQUIREMENTS], { allowFailure: true, stdio: 'inherit' });
-  if (pip.status !== 0) return trouble(`pip could not install sidecars/requirements-clients.txt (exit ${pip.status})`);
-  writeFileSync(CLIENTS_STAMP, stamp);
+  const system = ['python3', 'python'].find((p) => run(p, ['--version'], { allowFailure: true }).status === 0);
+  if (system === undefined) return trouble(`no python3 on PATH for ${dir}`);
+  log(`installing sidecars/${requirements} (${what}) into ${dir}`);
+  rmSync(venv, { recursive: true, force: true });
+  if (run(system, ['-m', 'venv', venv], { allowFailure: true }).status !== 0) return trouble(`could not create ${dir}`);
+  const pip = run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', requirementsFile], { allowFailure: true, stdio: 'inherit' });
+  if (pip.status !== 0) return trouble(`pip could not install sidecars/${requirements} (exit ${pip.status})`);
+  writeFileSync(stampFile, stamp);
 }
 
 function ensureChromium() {
@@ -198,6 +204,6 @@ if (process.argv.includes('--plan')) {
   ensurePython();
   if (forTests) {
     ensureChromium();
-    ensureClients();
+    for (const venv of TEST_VENVS) ensureTestVenv(venv);
   }
 }

@@ -10,6 +10,7 @@ import logging
 from typing import Any, Callable
 
 from flask import Flask, Response, request
+from gunicorn.http.errors import ParseException  # a malformed chunk: an IOError on gunicorn 20.1, this on 27
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..cores.base import Core
@@ -53,7 +54,7 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
     except RequestEntityTooLarge as exc:  # a chunk over the limit (http_workers.LimitedChunkedReader)
         close_connection(environ)
         raise too_large(limit, "a larger chunk") from exc
-    except OSError as exc:  # gunicorn's InvalidChunkSize, ChunkMissingTerminator, NoMoreData
+    except (OSError, ParseException) as exc:  # gunicorn's InvalidChunkSize, ChunkMissingTerminator, NoMoreData
         close_connection(environ)
         raise SidecarError("BAD_INPUT", f"Expected a well-formed chunked body, got {exc}") from exc
     except SidecarError:

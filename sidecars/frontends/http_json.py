@@ -36,17 +36,19 @@ from ..cores.base import Core
 from .framing import DEFAULT_MAX_FRAME_BYTES
 from .http_app import create_app
 from . import stream_server
-from .http_workers import GTHREAD_EXTENDED
+from .http_workers import GTHREAD_EXTENDED, GTHREAD_NEW
 
 HTTP_WORKERS = ("sync", "gthread")
 # `--http-stack`: the server under the same routes (http_routes.py); the gunicorn ones are served here.
 HTTP_STACKS = {"gunicorn-sync": __name__, "gunicorn-gthread": __name__,
                "uvicorn": "sidecars.frontends.http_asgi", "lean": "sidecars.frontends.http_lean"}
 # gunicorn's workers with per-request read deadlines, pipelining and chunk limits (http_workers.py);
-# on a gunicorn whose gthread they do not fit (27, from pip), gthread with the app-level limits only.
+# gunicorn 27's gthread (from pip) with the read deadline; on a gthread that fits neither, the
+# app-level limits only.
 WORKER_CLASSES = {"sync": "sidecars.frontends.http_workers.SidecarSyncWorker",
                   "gthread": "sidecars.frontends.http_workers."
-                             + ("SidecarThreadWorker" if GTHREAD_EXTENDED else "SidecarStockThreadWorker")}
+                             + ("SidecarThreadWorker" if GTHREAD_EXTENDED else "SidecarNewThreadWorker" if GTHREAD_NEW
+                                else "SidecarStockThreadWorker")}
 GTHREAD_THREADS = 4
 # Longer than the client's own idle limit (60 s, transports/http-json.ts), so the client is the one
 # to drop an idle connection and never sends a request on one the server is closing.
@@ -179,8 +181,8 @@ def serve_gunicorn(core: Core, address: Address, options: dict[str, Any], on_rea
     announced = mmap.mmap(-1, 1)  # anonymous and shared: a worker's write is seen by the next one forked
     if settings["worker_class"].endswith("SidecarStockThreadWorker"):
         logging.getLogger("sidecars.http_json").warning(
-            "gunicorn %s: its gthread worker is not the one sidecar-bench extends (written for 20.1); serving without the "
-            "per-request read deadline and the pipelining fix (docs/protocol.md)", gunicorn_version)
+            "gunicorn %s: its gthread worker is neither one sidecar-bench extends (written for 20.1 and 27); serving "
+            "without the per-request read deadline and the pipelining fix (docs/protocol.md)", gunicorn_version)
 
     def when_ready(arbiter: Any) -> None:
         if load_in_worker is None:

@@ -33,6 +33,7 @@ from typing import Any, Callable
 from gunicorn import util
 from gunicorn.http.body import Body, ChunkedReader
 from gunicorn.http.errors import InvalidChunkSize, NoMoreData
+from gunicorn.workers import gthread
 from gunicorn.workers.gthread import TConn, ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -220,12 +221,44 @@ def _buffered(parser: Any) -> bool:
 
 
 # SidecarThreadWorker extends gthread's internals as gunicorn 20.1 has them (accept(server,
-# listener), TConn(cfg, sock, client, server), the keep-alive queue); gunicorn 27 (what pip installs
-# today) rewrote that worker: there the sidecar serves with gthread's own connection handling plus the app-level limits
-# (body and chunk limits, closing after an untrusted body), without the read deadline and
-# pipelining fixes above. `http_json` logs which one it runs.
+# listener), TConn(cfg, sock, client, server), the keep-alive queue). gunicorn 27 (what pip installs
+# today) rewrote that worker, and answers pipelined requests itself; SidecarNewThreadWorker adds
+# the read deadline to it. A gthread that fits neither is served by SidecarStockThreadWorker, with the
+# app-level limits only (body and chunk limits, closing after an untrusted body). `http_json` logs it.
 GTHREAD_EXTENDED = list(inspect.signature(ThreadWorker.accept).parameters) == ["self", "server", "listener"]
+GTHREAD_NEW = (list(inspect.signature(ThreadWorker.accept).parameters) == ["self", "listener"]
+               and all(hasattr(gthread, name) for name in ("_DEFER", "DEFAULT_WORKER_DATA_TIMEOUT"))
+               and all(hasattr(TConn, name) for name in ("wait_for_data", "init"))
+               and hasattr(ThreadWorker, "on_pending_socket_readable"))
 
 
 class SidecarStockThreadWorker(_Limits, ThreadWorker):  # type: ignore[misc]
-    """gthread as gunicorn has it, with the app-level limits: for a gunicorn whose gthread SidecarThreadWorker does not fit."""
+    """gthread as gunicorn has it, with the app-level limits: for a gunicorn whose gthread neither
+    SidecarThreadWorker nor SidecarNewThreadWorker fits."""
+
+
+class SidecarNewThreadWorker(_Limits, ThreadWorker):  # type: ignore[misc]
+    """gunicorn 27's gthread with the per-request read deadline: each client socket is a
+    DeadlineSocket, whose deadline starts when a pool thread takes a request. A new connection
+    waits in the poller, costing no thread, until its first bytes (gthread 27 has a pool thread
+    wait up to 5 s for them, so eight idle connects held a request behind them for 5 s), and is
+    closed after the keep-alive time if none come, as gthread does with connections it defers."""
+
+    def accept(self, listener: socket.socket) -> None:  # type: ignore[override]
+        try:
+            sock, client = listener.accept()
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        conn = TConn(self.cfg, DeadlineSocket(sock, self.read_timeout_s), client, listener.getsockname())  # non-blocking now
+        conn.timeout = time.monotonic() + self.cfg.keepalive
+        self.pending_conns.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_pending_socket_readable, conn))
+
+    def handle(self, conn: TConn) -> Any:
+        if not conn.initialized and not conn.data_ready and not conn.wait_for_data(gthread.DEFAULT_WORKER_DATA_TIMEOUT):
+            return gthread._DEFER
+        conn.sock.start_request()
+        return super().handle(conn)

@@ -170,6 +170,9 @@ def test_gunicorn_settings_per_setup() -> None:
     assert sync["umask"] == 0o177 and sync["accesslog"] is None and sync["errorlog"] == "-"
     gthread = gunicorn_settings(Address("tcp", host="::1", port=0), {"http_worker": "gthread"})
     assert gthread["bind"] == ["[::1]:0"] and gthread["threads"] >= 2 and gthread["keepalive"] >= 5
+    # One of the two gthread workers with the read deadline (gunicorn 20.1's or 27's), never the stock one.
+    assert gthread["worker_class"] in ("sidecars.frontends.http_workers.SidecarThreadWorker",
+                                       "sidecars.frontends.http_workers.SidecarNewThreadWorker"), gthread["worker_class"]
     with pytest.raises(ValueError):
         gunicorn_settings(Address("tcp", host="127.0.0.1", port=0), {"http_worker": "eventlet"})
 
