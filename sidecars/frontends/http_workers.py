@@ -79,6 +79,7 @@ class DeadlineSocket:
         self._slack_s = timeout_s / 10
         self._recv_timeout_s = 0.0
         self.linger = False  # set when a request's body is left unread (http_app.linger_on_close)
+        self._write_shut = False  # gunicorn shut the write side (27's graceful close): no linger of ours
         # What gunicorn and its poller call on every request, bound here rather than found by __getattr__.
         self.fileno, self.setblocking = sock.fileno, sock.setblocking
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(write_timeout_s))
@@ -112,12 +113,23 @@ class DeadlineSocket:
             # EPIPE: gunicorn drops the connection quietly, as for a client that went away.
             raise BrokenPipeError(errno.EPIPE, f"the client took no reply for {self.write_timeout_s:g} s") from None
 
+    def shutdown(self, how: int) -> None:
+        if how in (socket.SHUT_WR, socket.SHUT_RDWR):
+            self._write_shut = True
+        self._sock.shutdown(how)
+
     def close(self) -> None:
         """Close; gently when the client's bytes wait unread, or may still come (a body refused
         before it was read, as a 413 for its Content-Length): closing then sends a reset, which
-        can destroy the reply before the client reads it (stream_server._lingering_close)."""
+        can destroy the reply before the client reads it (stream_server._lingering_close). Not
+        again after gunicorn 27's own graceful close (it shut the write side and drained), which
+        runs on gthread's poller thread: a second linger there stalled every other connection."""
+        if self._write_shut:
+            self._sock.close()
+            return
         try:
-            pending = self.linger or self._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            self._sock.setblocking(False)  # a timeout gunicorn set would make the peek wait it out
+            pending = self.linger or self._sock.recv(1, socket.MSG_PEEK)
         except OSError:
             pending = b""
         if pending:

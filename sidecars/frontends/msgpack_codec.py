@@ -64,12 +64,14 @@ class MsgpackSession:
         }
 
     def on_frame(self, body: bytes, send: Send) -> None:
-        echo = _ECHO_REQUEST.match(body)
-        if echo is not None and echo.end() + int.from_bytes(echo.group(2) or echo.group(3) or echo.group(4), "big") == len(body):
-            self._echo_in_place(echo.group(1), body[echo.end():], send)
-            return
         request_id: int | None = None
+        packed_id: bytes | None = None  # the echo read in place: its id as it came
         try:
+            echo = _ECHO_REQUEST.match(body)
+            if echo is not None and echo.end() + int.from_bytes(echo.group(2) or echo.group(3) or echo.group(4), "big") == len(body):
+                packed_id = echo.group(1)
+                self._echo_in_place(packed_id, body[echo.end():], send)
+                return
             request = _decode(body)
             request_id = _request_id(request)
             check_depth(request, "the request")  # before a field is used, or printed in a message
@@ -83,6 +85,8 @@ class MsgpackSession:
         except (ConnectionError, BrokenPipeError):
             raise
         except Exception as exc:  # a bad request is answered, never fatal to the sidecar
+            if packed_id is not None:
+                request_id = _unpackb(packed_id)
             send([self._frame({"id": request_id, "error": to_sidecar_error(exc).to_dict()})])
 
     def on_stream_error(self, error: SidecarError) -> bytes | None:
@@ -99,13 +103,7 @@ class MsgpackSession:
         self._echo_in_place(self._packer.pack(request_id), _bin(request, "payload"), send)
 
     def _echo_in_place(self, packed_id: bytes, payload: bytes, send: Send) -> None:
-        try:
-            payload = self._core.echo(payload)
-        except (ConnectionError, BrokenPipeError):
-            raise
-        except Exception as exc:  # as on_frame answers it, with the id it came with
-            send([self._frame({"id": _unpackb(packed_id), "error": to_sidecar_error(exc).to_dict()})])
-            return
+        payload = self._core.echo(payload)
         size = len(payload)
         bin_head = bin_header(size)
         length = _LENGTH.pack(len(_ECHO_MAP) + len(packed_id) + len(_PAYLOAD_KEY) + len(bin_head) + size)

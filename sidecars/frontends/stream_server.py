@@ -114,8 +114,10 @@ def _serve_connection(sock: socket.socket, session: Session, max_frame_bytes: in
     try:
         while True:
             try:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise BlockingIOError  # late, though bytes keep coming faster than SO_RCVTIMEO's granularity
                 n = sock.recv_into(buffer)
-            except BlockingIOError:  # SO_RCVTIMEO ran out: the frame part-way in is late
+            except BlockingIOError:  # SO_RCVTIMEO ran out, or the deadline passed: the frame part-way in is late
                 error = SidecarError("TIMEOUT", f"Expected a whole frame within {read_timeout_s:g} s of its first byte, "
                                                 f"got {decoder.pending_bytes} bytes of it")
                 log.info("closing connection: %s", error.message)

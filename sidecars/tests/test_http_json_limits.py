@@ -223,6 +223,26 @@ def test_a_body_shorter_than_its_content_length_is_not_served(sidecar: RunningSi
     echo_ok(sidecar)
 
 
+def test_closing_a_socket_with_a_timeout_does_not_wait_it_out() -> None:
+    # gunicorn 27's graceful close sets a socket timeout (2 s) before it closes; the check for
+    # unread bytes must not wait it out, nor linger again after gunicorn's own drain.
+    server, client = socket.socketpair()
+    sock = DeadlineSocket(server, timeout_s=DEADLINE_S)
+    sock.settimeout(2.0)
+    started = time.monotonic()
+    sock.close()
+    assert time.monotonic() - started < 0.5
+    server2, client2 = socket.socketpair()
+    refused = DeadlineSocket(server2, timeout_s=DEADLINE_S)
+    refused.linger = True  # a body refused unread
+    refused.shutdown(socket.SHUT_WR)  # as gunicorn 27's close_graceful does, then drains
+    started = time.monotonic()
+    refused.close()
+    assert time.monotonic() - started < 0.5
+    for other in (client, client2):
+        other.close()
+
+
 def test_a_reply_the_client_does_not_take_fails_the_write() -> None:
     server, client = socket.socketpair()
     sock = DeadlineSocket(server, timeout_s=DEADLINE_S, write_timeout_s=0.2)

@@ -54,6 +54,7 @@ def test_a_core_that_changes_the_payload_is_encoded_not_copied() -> None:
     (b'{"prompt":"\\u0041"}', False),
     (b'{"prompt":"\x7f"}', False),
     ('{"prompt":"é"}'.encode(), False),
+    ('{"prompt":"AB"}'.encode("utf-16-be"), False),  # all ASCII bytes, but UTF-16, which json.loads reads too
 ])
 def test_unescaped_says_whether_a_body_has_anything_to_escape(body: bytes, plain: bool) -> None:
     assert unescaped(body) is plain

@@ -110,6 +110,16 @@ def test_an_echo_the_core_refuses_is_answered_with_its_id() -> None:
     assert reply == {"id": 300, "error": {"code": "BAD_INPUT", "message": "not this one"}}
 
 
+def test_an_echo_whose_reply_cannot_be_built_is_a_model_error_with_its_id() -> None:
+    class Wrong(FakeCore):
+        def echo(self, payload: bytes) -> bytes:
+            return payload.decode("latin-1")  # type: ignore[return-value]  # not bytes
+
+    for request in ({"id": 9, "op": "echo", "payload": b"abc"}, {"op": "echo", "id": 9, "payload": b"abc"}):  # read in place, and not
+        [reply] = [msgpack.unpackb(r[4:]) for r in raw_replies(msgpack.packb(request), Wrong())]
+        assert (reply["id"], reply["error"]["code"]) == (9, "MODEL_ERROR")
+
+
 def test_classify_one_image_and_a_batch() -> None:
     assert session_replies({"id": 3, "op": "classify", "images": bytes(3072 * 3)}) == [
         {"id": 3, "labels": b"\x00\x01\x02", "compute_ns": 5_000_000_000}

@@ -7,6 +7,8 @@ import json
 import os
 import signal
 import socket
+import struct
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import pytest
 
 from sidecars.errors import SidecarError
 from sidecars.frontends.nesting import MAX_DEPTH, check_depth
+from sidecars.frontends.stream_server import _serve_connection
 
 from .serve_with import start_with
 from .wire import connect, framed, is_closed, read_frame, stream_frame
@@ -139,6 +142,33 @@ def test_a_frame_that_stops_part_way_is_timed_out_and_others_are_served(tmp_path
             assert echo_reply(transport, idle) == b"x" * 3000
     finally:
         assert sidecar.stop() == 0
+
+
+def test_a_frame_trickled_in_faster_than_the_socket_timeout_still_meets_its_deadline() -> None:
+    # Bytes every half millisecond never let SO_RCVTIMEO run out; the deadline is checked anyway.
+    class Session:
+        def on_frame(self, body: bytes, send: Any) -> None:
+            send([struct.pack(">I", 2) + b"OK"])
+
+        def on_stream_error(self, error: SidecarError) -> bytes:
+            return b"ERR:" + error.code.encode()
+
+    server, client = socket.socketpair()
+    thread = threading.Thread(target=_serve_connection, args=(server, Session(), 1 << 20, 0.3), daemon=True)
+    thread.start()
+    size, sent, started = 40_000, 0, time.monotonic()
+    client.sendall(struct.pack(">I", size))
+    try:
+        while sent < size and time.monotonic() - started < 10:
+            client.send(b"x" * 10)
+            sent += 10
+            time.sleep(0.0005)
+    except OSError:  # the server closed at the deadline
+        pass
+    client.settimeout(5)
+    assert client.recv(100).startswith(b"ERR:TIMEOUT")
+    client.close()
+    thread.join(timeout=5)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
