@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -31,11 +31,19 @@ const GRPC_SERVER = process.env['GRPC_SERVER'] ?? 'thread';
 const payload = Uint8Array.from({ length: PAYLOAD_BYTES }, (_, i) => (i * 31 + 7) & 0xff);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'grpc-bench-'));
 
+const MAX_BYTES = 64 << 20;
+const children: ChildProcess[] = []; // stopped in main's finally, whatever happens
+
 async function sidecar(transport: string, name: string, extra: string[] = []): Promise<{ child: ChildProcess; address: Address }> {
   const listen = FAMILY === 'unix' ? `unix:${path.join(dir, `${name}.sock`)}` : 'tcp:127.0.0.1:0';
-  const args = transport === 'bare-grpcio' ? ['scripts/bench/bare_grpcio_server.py', listen, GRPC_SERVER === 'thread' ? 'thread' : 'aio-uvloop'] : ['-m', 'sidecars', '--model', 'echo', '--transport', transport, '--listen', listen, ...extra];
+  // The bare server with the sidecar's message limits and the same server API as GRPC_SERVER.
+  const args = transport === 'bare-grpcio' ? ['scripts/bench/bare_grpcio_server.py', listen, GRPC_SERVER, String(MAX_BYTES)] : ['-m', 'sidecars', '--model', 'echo', '--transport', transport, '--listen', listen, '--max-frame-bytes', String(MAX_BYTES), ...extra];
   const child = spawn('.venv/bin/python', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
+  children.push(child);
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`${transport} exited (${code}) before its ready line`)));
+  });
   const ready = JSON.parse(line) as { listen?: string; address?: string };
   return { child, address: parseAddress(ready.listen ?? ready.address ?? listen) };
 }
@@ -65,9 +73,15 @@ function bareClient(address: Address): { call(): Promise<number>; close(): void 
       new Promise((resolve, reject) => {
         const stream = session.request(headers);
         let bytes = 0;
+        let status: string | undefined;
+        const statusOf = (h: http2.IncomingHttpHeaders): void => {
+          if (h['grpc-status'] !== undefined) status = String(h['grpc-status']);
+        };
+        stream.on('response', statusOf); // a trailers-only reply (an error) has it here
+        stream.on('trailers', statusOf);
         stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
         stream.on('error', reject);
-        stream.on('close', () => resolve(bytes));
+        stream.on('close', () => (status === '0' ? resolve(bytes) : reject(new Error(`bare call ended with grpc-status ${status ?? 'none'}`))));
         stream.end(body);
       }),
     close: () => session.destroy(),
@@ -76,21 +90,25 @@ function bareClient(address: Address): { call(): Promise<number>; close(): void 
 
 type Arm = { name: string; once: () => Promise<unknown>; server: ChildProcess };
 
-/** A process's CPU time so far (user + system), in microseconds; NaN where /proc cannot tell. */
+/**
+ * A process's CPU time so far, all its threads, in microseconds, from the scheduler's nanosecond
+ * account (/proc/PID/task/TID/schedstat, first field); NaN where /proc cannot tell. /proc/PID/stat
+ * counts 10 ms ticks: 25 us/call steps in a block of 400 calls, as large as what is compared.
+ */
 function processCpuUs(child: ChildProcess): number {
   try {
-    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS) * 1e6;
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${child.pid}/task`)) ns += Number(readFileSync(`/proc/${child.pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1000;
   } catch {
     return NaN;
   }
 }
-const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 async function main(): Promise<void> {
   const grpc = await sidecar('grpc', 'grpc', ['--grpc-server', GRPC_SERVER]);
   const framed = await sidecar('framed', 'framed');
-  const options = (address: Address, extra: Partial<TransportOptions> = {}): TransportOptions => ({ address, timeoutMs: 10_000, maxFrameBytes: 64 << 20, ...extra });
+  const options = (address: Address, extra: Partial<TransportOptions> = {}): TransportOptions => ({ address, timeoutMs: 10_000, maxFrameBytes: MAX_BYTES, ...extra });
   const transports: Transport[] = [
     await (await loadTransport('framed'))(options(framed.address)),
     await (await loadTransport('grpc'))(options(grpc.address, { grpcClient: 'lean-http2' })),
@@ -156,4 +174,8 @@ async function main(): Promise<void> {
   framed.child.kill('SIGTERM');
 }
 
-await main();
+try {
+  await main();
+} finally {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+}
