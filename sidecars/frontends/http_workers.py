@@ -200,14 +200,22 @@ class SidecarSyncWorker(_Limits, SyncWorker):  # type: ignore[misc]
         self.handle(listener, DeadlineSocket(client, self.read_timeout_s), addr)
 
 
+def _accept(listener: socket.socket) -> tuple[socket.socket, Any] | None:
+    """A new client from gthread's non-blocking listener, or None when another worker took it first."""
+    try:
+        return listener.accept()
+    except OSError as exc:
+        if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+            raise
+        return None
+
+
 class SidecarThreadWorker(_Limits, ThreadWorker):  # type: ignore[misc]
     def accept(self, server: Any, listener: socket.socket) -> None:
-        try:
-            sock, client = listener.accept()
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
-                raise
+        accepted = _accept(listener)
+        if accepted is None:
             return
+        sock, client = accepted
         conn = TConn(self.cfg, DeadlineSocket(sock, self.read_timeout_s), client, server)
         self.nr_conns += 1
         # Into the poller until its first bytes, as a kept-alive connection waits for its next
@@ -257,12 +265,10 @@ class SidecarNewThreadWorker(_Limits, ThreadWorker):  # type: ignore[misc]
     closed after the keep-alive time if none come, as gthread does with connections it defers."""
 
     def accept(self, listener: socket.socket) -> None:  # type: ignore[override]
-        try:
-            sock, client = listener.accept()
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
-                raise
+        accepted = _accept(listener)
+        if accepted is None:
             return
+        sock, client = accepted
         self.nr_conns += 1
         conn = TConn(self.cfg, DeadlineSocket(sock, self.read_timeout_s), client, listener.getsockname())  # non-blocking now
         conn.timeout = time.monotonic() + self.cfg.keepalive
