@@ -9,9 +9,8 @@ from ..address import Address
 from ..cores.base import IMAGE_BYTES, ClassifyResult, Core, check_image_batch
 from ..errors import SidecarError, to_sidecar_error
 from ..ops import MAX_BATCH_IMAGES, class_name, generate_request, generation, infer
-from .framing import DEFAULT_MAX_FRAME_BYTES
 from .nesting import loads_json
-from .stream_server import connection_cap, read_timeout, serve_stream
+from .stream_server import serve_stream
 
 ECHO, CLASSIFY, CLASSIFY_BATCH, GENERATE, GENERATE_STREAM, TOKEN, CLASSIFY_TIMED, ERROR = 0, 1, 2, 3, 4, 5, 6, 255
 INFER, METADATA = 7, 8
@@ -120,5 +119,4 @@ def _json_object(body: bytes) -> dict[str, Any]:
 
 
 def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Callable[[Address], None]) -> None:
-    max_bytes = int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES)
-    serve_stream(address, lambda: FramedSession(core), on_ready, max_bytes, connection_cap(options), read_timeout(options))
+    serve_stream(address, lambda: FramedSession(core), on_ready, options)

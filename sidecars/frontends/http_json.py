@@ -35,8 +35,8 @@ from ..address import Address
 from ..cores.base import Core
 from .framing import DEFAULT_MAX_FRAME_BYTES
 from .http_app import create_app
-from . import stream_server
 from .http_workers import GTHREAD_EXTENDED, GTHREAD_NEW
+from .stream_server import read_timeout
 
 HTTP_WORKERS = ("sync", "gthread")
 # `--http-stack`: the server under the same routes (http_routes.py); the gunicorn ones are served here.
@@ -86,11 +86,6 @@ def gunicorn_settings(address: Address, options: dict[str, Any]) -> dict[str, An
     if worker == "gthread":
         settings.update(threads=GTHREAD_THREADS, keepalive=KEEPALIVE_S)
     return settings
-
-
-def read_timeout(options: dict[str, Any]) -> float:
-    """`options["read_timeout_s"]`: how long a request may take to arrive whole (http_workers.py)."""
-    return stream_server.read_timeout(options)
 
 
 def bound_address(requested: Address, listener_name: Any) -> Address:

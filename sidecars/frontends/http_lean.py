@@ -28,7 +28,7 @@ from ..errors import SidecarError
 from . import peer
 from .framing import DEFAULT_MAX_FRAME_BYTES
 from .http_routes import Call, Reply, Routes, error_reply, handle, too_large
-from .stream_server import TIMEVAL, _lingering_close, _refuse, accept_until_stopped, connection_cap, read_timeout
+from .stream_server import _lingering_close, _refuse, accept_until_stopped, connection_cap, read_timeout, timeval
 
 log = logging.getLogger("sidecars.http_lean")
 RECV_BYTES = 256 * 1024
@@ -51,11 +51,6 @@ class _Refuse(Exception):
         self.error = error
 
 
-def _timeval(seconds: float) -> bytes:
-    micros = max(1, int(seconds * 1_000_000))
-    return TIMEVAL.pack(micros // 1_000_000, micros % 1_000_000)
-
-
 class _Conn:
     """One client connection: a buffer of what it sent, read under the current deadline."""
 
@@ -65,10 +60,10 @@ class _Conn:
         self.deadline = 0.0
         self.timeout_s = 0.0  # SO_RCVTIMEO now set
         self.gone = peer.watcher(sock)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(WRITE_TIMEOUT_S))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval(WRITE_TIMEOUT_S))
 
     def _timeout(self, seconds: float) -> None:
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(seconds))
         self.timeout_s = seconds
 
     def fill(self) -> bool:

@@ -25,7 +25,6 @@ import inspect
 import io
 import selectors
 import socket
-import struct
 import time
 from functools import partial
 from typing import Any, Callable
@@ -39,13 +38,12 @@ from gunicorn.workers.sync import SyncWorker
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .http_app import CLOSE_CONNECTION
-from .stream_server import _lingering_close
+from .stream_server import _lingering_close, timeval
 
 # Longer than a generation's client-stall timeout (30 s by default, sidecars/cores/gemma.py), so that a
 # stalled stream ends with its TIMEOUT event rather than this, when the client reads again in time.
 WRITE_TIMEOUT_S = 60.0
 CHUNK_LINE_BYTES = 4096
-_TIMEVAL = struct.Struct("@ll")
 
 
 class ReadTimeout(NoMoreData, TimeoutError):
@@ -82,7 +80,7 @@ class DeadlineSocket:
         self._write_shut = False  # gunicorn shut the write side (27's graceful close): no linger of ours
         # What gunicorn and its poller call on every request, bound here rather than found by __getattr__.
         self.fileno, self.setblocking = sock.fileno, sock.setblocking
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(write_timeout_s))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval(write_timeout_s))
         self.start_request()
 
     def __getattr__(self, name: str) -> Any:
@@ -137,14 +135,8 @@ class DeadlineSocket:
         self._sock.close()
 
     def _set_recv_timeout(self, seconds: float) -> None:
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(seconds))
         self._recv_timeout_s = seconds
-
-
-def _timeval(seconds: float) -> bytes:
-    """A struct timeval of at least 1 us (0 would mean no timeout at all)."""
-    micros = max(1, int(seconds * 1_000_000))
-    return _TIMEVAL.pack(micros // 1_000_000, micros % 1_000_000)
 
 
 class LimitedChunkedReader(ChunkedReader):  # type: ignore[misc]

@@ -15,9 +15,8 @@ from ..address import Address
 from ..cores.base import Core, check_image_batch
 from ..errors import SidecarError, to_sidecar_error
 from ..ops import MAX_BATCH_IMAGES, generate_request, generation, infer
-from .framing import DEFAULT_MAX_FRAME_BYTES
 from .nesting import check_depth
-from .stream_server import connection_cap, read_timeout, serve_stream
+from .stream_server import serve_stream
 
 Send = Callable[[list[bytes]], None]
 
@@ -222,5 +221,4 @@ def _type_name(value: object) -> str:
 
 
 def serve(core: Core, address: Address, options: dict[str, Any], on_ready: Callable[[Address], None]) -> None:
-    max_bytes = int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES)
-    serve_stream(address, lambda: MsgpackSession(core), on_ready, max_bytes, connection_cap(options), read_timeout(options))
+    serve_stream(address, lambda: MsgpackSession(core), on_ready, options)

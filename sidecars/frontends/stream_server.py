@@ -33,7 +33,7 @@ REFUSALS_LINGERING = 32  # refused connections closed gently (_lingering_close) 
 # A frame (framed, msgpack) or request (lean HTTP) must arrive whole within this long of its first
 # byte (`--read-timeout-s`); a connection idle between requests has no deadline.
 DEFAULT_READ_TIMEOUT_S = 10.0
-TIMEVAL = struct.Struct("@ll")  # struct timeval, for SO_RCVTIMEO and SO_SNDTIMEO
+TIMEVAL = struct.Struct("@ll")  # struct timeval
 
 
 class Session(Protocol):
@@ -88,10 +88,15 @@ def read_timeout(options: dict[str, Any]) -> float:
     return value
 
 
+def timeval(seconds: float) -> bytes:
+    """A struct timeval for SO_RCVTIMEO/SO_SNDTIMEO of at least 1 us (0 would mean no timeout at all)."""
+    micros = max(1, int(seconds * 1_000_000))
+    return TIMEVAL.pack(micros // 1_000_000, micros % 1_000_000)
+
+
 def receive_timeout(sock: socket.socket, seconds: float) -> None:
     """SO_RCVTIMEO: a blocking recv waits at most `seconds` (0: no limit), then raises BlockingIOError."""
-    micros = 0 if seconds <= 0 else max(1, int(seconds * 1_000_000))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, TIMEVAL.pack(micros // 1_000_000, micros % 1_000_000))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(seconds) if seconds > 0 else TIMEVAL.pack(0, 0))
 
 
 def _serve_connection(sock: socket.socket, session: Session, max_frame_bytes: int,
@@ -159,15 +164,17 @@ def serve_stream(
     address: Address,
     make_session: Callable[[], Session],
     on_ready: Callable[[Address], None],
-    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
-    max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
+    options: dict[str, Any],
 ) -> None:
     """Accept connections until SIGTERM/SIGINT, then drain in-flight requests and return.
 
-    A connection over `max_connections` gets the codec's error frame OVERLOADED and is closed; a
-    frame not whole within `read_timeout_s` of its first byte gets TIMEOUT and its connection closed.
+    From the front-end's `options`: a frame over `max_frame_bytes` is refused; a connection over
+    `max_connections` (connection_cap) gets the codec's error frame OVERLOADED and is closed; a frame
+    not whole within `read_timeout_s` (read_timeout) of its first byte gets TIMEOUT and its connection
+    closed.
     """
+    max_frame_bytes = int(options.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES)
+    max_connections, read_timeout_s = connection_cap(options), read_timeout(options)
     accept_until_stopped(
         address, on_ready, max_connections,
         serve=lambda conn: _serve_connection(conn, make_session(), max_frame_bytes, read_timeout_s),
