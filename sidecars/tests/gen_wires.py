@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import msgpack
 
 from .gen_grpc import TIMEOUT_S, GrpcClient, Outcome
-from .wire import connect, framed, read_frame, stream_frame
+from .wire import connect, dechunk, framed, read_frame, stream_frame
 
 
 
@@ -157,13 +157,7 @@ def http_response(sock: socket.socket) -> tuple[int, bytes]:
     head, _, body = bytes(data).partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     if b"transfer-encoding: chunked" in head.lower():
-        out, rest = bytearray(), body
-        while rest:
-            size_line, _, rest = rest.partition(b"\r\n")
-            size = int(size_line, 16)
-            out += rest[:size]
-            rest = rest[size + 2:]
-        body = bytes(out)
+        body = dechunk(body)
     return status, body
 
 

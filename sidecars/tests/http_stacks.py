@@ -17,6 +17,7 @@ from sidecars.cores.echo import EchoCore
 from sidecars.frontends.http_json import HTTP_STACKS, serve
 
 from .conftest import RunningSidecar, start_module
+from .wire import dechunk
 
 STACKS = list(HTTP_STACKS)
 # What gunicorn, not our code, answers: a request it cannot parse gets its own HTML page.
@@ -102,13 +103,7 @@ def exchange(address: str, method: str, path: str, body: bytes = b"", *headers: 
     lines = raw_head.decode("latin-1").split("\r\n")
     fields = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
     if fields.get("transfer-encoding", "").lower() == "chunked":
-        out, rest = bytearray(), payload
-        while rest:
-            size_line, _, rest = rest.partition(b"\r\n")
-            size = int(size_line, 16)
-            out += rest[:size]
-            rest = rest[size + 2:]
-        payload = bytes(out)
+        payload = dechunk(payload)
     return Reply(int(lines[0].split()[1]), fields, payload)
 
 

@@ -42,6 +42,17 @@ def stream_frame(body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + body
 
 
+def dechunk(body: bytes) -> bytes:
+    """An HTTP/1.1 chunked body (as read whole off a closed connection) joined back into its bytes."""
+    out, rest = bytearray(), body
+    while rest:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line, 16)
+        out += rest[:size]
+        rest = rest[size + 2:]
+    return bytes(out)
+
+
 def is_closed(sock: socket.socket) -> bool:
     try:
         return sock.recv(1) == b""
