@@ -169,13 +169,10 @@ async function main(): Promise<void> {
   await older?.close();
   bare.close();
   for (const close of closers) close();
-  grpc.child.kill('SIGTERM');
-  bareServer?.child.kill('SIGTERM');
-  framed.child.kill('SIGTERM');
 }
 
 try {
   await main();
 } finally {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  for (const child of children) child.kill('SIGTERM'); // once each: the servers, however main ended
 }
